@@ -1,0 +1,40 @@
+"""rillet: tensors, ops, automatic differentiation, and (soon) graphs and Keras-style models.
+
+>>> import rillet as rl
+>>> x = rl.asarray([1.0, 2.0, 3.0])
+>>> with rl.GradientTape() as tape:
+...     tape.watch(x)
+...     y = rl.sum(x * x)
+>>> tape.gradient(y, x).numpy().tolist()
+[2.0, 4.0, 6.0]
+"""
+
+from . import _operators, debugging, dtypes, errors, ops, random
+from .autodiff.api import grad, value_and_grad
+from .autodiff.tape import GradientTape, UnconnectedGradients
+from .device import Device, get_device
+from .dtypes import (
+    bfloat16,
+    bool_,
+    finfo,
+    float16,
+    float32,
+    float64,
+    iinfo,
+    int8,
+    int16,
+    int32,
+    int64,
+    result_type,
+    uint8,
+)
+from .ops import *  # noqa: F403  (every family lists its ops in __all__)
+from .ops.shape import cast
+from .tensor import Tensor, asarray, is_tensor
+from .variable import Variable
+
+bool = bool_  # noqa: A001  (rl.bool, as in the array-API namespace)
+_operators.install(Tensor)
+_operators.install(Variable)
+
+__version__ = "0.1.0"

@@ -1,0 +1,216 @@
+"""``bind``: the one door every op call goes through.
+
+It converts the arguments to tensors (Python scalars weakly typed, implicit promotion as
+recorded ``cast`` ops), then hands the call to the active context: a tracer when one is
+installed, else eager execution, which runs the shape rule, the kernel, and records the call
+on every active gradient tape.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import dtypes as _dtypes
+from .autodiff import tape as _tape
+from .errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
+from .ops._registry import Spec
+from .tensor import Tensor, _to_array
+
+_LOW_PRECISION = frozenset({_dtypes.float16, _dtypes.bfloat16})
+_FLOATING = _dtypes._FLOATING_SET
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.tracer = None  # an object with .apply(op, inputs, attrs), installed by graph/
+
+
+STATE = _State()
+
+
+class _Flags:
+    check_numerics = False  # rl.debugging.enable_check_numerics()
+    check_rules = False  # tests: compare every kernel output against its rule
+
+
+FLAGS = _Flags()
+
+
+def bind(op, args: list, attrs: dict):
+    """Run ``op`` on ``args`` with ``attrs`` in the current context."""
+    try:
+        inputs = _convert_inputs(op, args)
+        tracer = STATE.tracer
+        if tracer is not None:
+            return tracer.apply(op, inputs, attrs)
+        return _apply_eager(op, inputs, attrs)
+    except RilletError as error:
+        raise attach_context(error, op.name) from None
+
+
+def _convert_inputs(op, args: list) -> list:
+    if op.promote:
+        return _promote(op, args)
+    return [_as_input(a) for a in args]
+
+
+def _as_input(value):
+    """A tensor from an op argument (``None`` stays ``None`` for optional inputs)."""
+    if type(value) is Tensor or value is None:
+        return value
+    if hasattr(value, "_rillet_read"):
+        return value._rillet_read()
+    if isinstance(value, Tensor):  # a traced tensor or another subclass
+        return value
+    return Tensor._wrap(_to_array(value))
+
+
+def _is_weak(value) -> bool:
+    return type(value) in (int, float, bool)
+
+
+def _promote(op, args: list) -> list:
+    """Convert the promoted inputs to their common dtype; Python scalars are weak."""
+    positions = range(len(args)) if op.promote is True else op.promote
+    converted = [v if _is_weak(v) else _as_input(v) for v in args]
+    strong = [converted[i].dtype for i in positions if i < len(args) and converted[i] is not None
+              and not _is_weak(converted[i])]
+    target = _dtypes.result_type(*strong) if strong else None
+    weak = [type(args[i]) for i in positions if i < len(args) and _is_weak(args[i])]
+    target = _weak_target(target, weak)
+    for i, value in enumerate(converted):
+        if _is_weak(value):
+            dtype = target if i in positions else _default_dtype(type(value))
+            converted[i] = Tensor._wrap(np.asarray(value, dtype=dtype))
+        elif i in positions and value is not None and value.dtype != target:
+            converted[i] = _cast(value, dtype=target)
+    return converted
+
+
+def _weak_target(target, weak_types: list):
+    if not weak_types:
+        return target
+    if target is None:
+        defaults = [_default_dtype(t) for t in weak_types]
+        return _dtypes.result_type(*defaults)
+    if float in weak_types and target not in _FLOATING:
+        return _dtypes.default_float
+    if int in weak_types and target == _dtypes.bool_:
+        return _dtypes.default_int
+    return target
+
+
+def _default_dtype(python_type):
+    if python_type is float:
+        return _dtypes.default_float
+    if python_type is int:
+        return _dtypes.default_int
+    return _dtypes.bool_
+
+
+def _cast(x, dtype):
+    from .ops._registry import REGISTRY
+
+    return REGISTRY["cast"](x, dtype=dtype)
+
+
+def _apply_eager(op, inputs: list, attrs: dict):
+    values = [None if t is None else t._value for t in inputs]
+    spec = op.rule(*values, **attrs)
+    result = compute(op, values, attrs, spec)
+    if isinstance(spec, (tuple, list)):
+        outputs = type(spec)(Tensor._wrap(r) for r in result)
+    else:
+        outputs = Tensor._wrap(result)
+    if FLAGS.check_numerics:
+        _check_numerics(op, values, outputs)
+    if _tape.STATE.tapes:
+        _tape.record(op, inputs, attrs, outputs)
+    return outputs
+
+
+def compute(op, values: list, attrs: dict, spec, out=None):
+    """Run ``op``'s kernel on arrays; the result matches ``spec`` in shape and dtype."""
+    if op.low_precision == "float32" and _has_low_precision(values, spec):
+        return _compute_in_float32(op, values, attrs, spec)
+    try:
+        result = op.kernel(np, *values, **attrs, out=out)
+    except RilletError:
+        raise
+    except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as exc:
+        shapes = ", ".join(str(None if v is None else v.shape) for v in values)
+        raise ShapeError(f"cannot compute on inputs of shapes {shapes}: {exc}") from exc
+    if isinstance(spec, (tuple, list)):
+        return [_conform(r, s, op) for r, s in zip(result, spec)]
+    return _conform(result, spec, op)
+
+
+def _conform(result, spec, op) -> np.ndarray:
+    if type(result) is not np.ndarray:
+        result = np.asarray(result)
+    if FLAGS.check_rules:
+        _check_rule(op, result, spec)
+    if result.dtype != spec.dtype:
+        result = result.astype(spec.dtype)
+    return result
+
+
+def _check_rule(op, result: np.ndarray, spec) -> None:
+    shape_ok = len(result.shape) == len(spec.shape) and all(
+        s is None or s == r for s, r in zip(spec.shape, result.shape)
+    )
+    if not shape_ok or result.dtype != spec.dtype:
+        raise AssertionError(
+            f"{op.name}: rule says {tuple(spec.shape)} {spec.dtype}, "
+            f"kernel made {result.shape} {result.dtype}"
+        )
+
+
+def _has_low_precision(values: list, spec) -> bool:
+    for v in values:
+        if v is not None and v.dtype in _LOW_PRECISION:
+            return True
+    specs = spec if isinstance(spec, (tuple, list)) else (spec,)
+    return any(s.dtype in _LOW_PRECISION for s in specs)
+
+
+def _compute_in_float32(op, values, attrs, spec):
+    """Low-precision floats are computed in float32 and rounded once at the end."""
+    wide = [
+        v.astype(np.float32) if v is not None and v.dtype in _LOW_PRECISION else v
+        for v in values
+    ]
+    specs = spec if isinstance(spec, (tuple, list)) else (spec,)
+    wide_specs = [
+        Spec(s.shape, _dtypes.float32) if s.dtype in _LOW_PRECISION else s for s in specs
+    ]
+    wide_spec = type(spec)(wide_specs) if isinstance(spec, (tuple, list)) else wide_specs[0]
+    result = compute(op, wide, attrs, wide_spec)
+    if isinstance(spec, (tuple, list)):
+        return [r.astype(s.dtype, copy=False) for r, s in zip(result, spec)]
+    return result.astype(spec.dtype, copy=False)
+
+
+def _check_numerics(op, values: list, outputs) -> None:
+    results = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    for out in results:
+        array = out._value
+        if array.dtype in _FLOATING and not np.isfinite(array).all():
+            inputs_finite = all(
+                v is None or v.dtype not in _FLOATING or np.isfinite(v).all() for v in values
+            )
+            if inputs_finite:
+                kind = "NaN" if np.isnan(array).any() else "Inf"
+                raise NumericsError(
+                    f"produced {kind} in an output of shape {array.shape} "
+                    f"from inputs of shapes {', '.join(str(getattr(v, 'shape', None)) for v in values)}",
+                    op=op.name,
+                )
+
+
+def require(condition: bool, message: str, error=ArgumentError) -> None:
+    """Raise ``error(message)`` unless ``condition`` holds (for use in rules)."""
+    if not condition:
+        raise error(message)

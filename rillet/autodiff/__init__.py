@@ -1,0 +1,1 @@
+"""Reverse-mode automatic differentiation: tapes, the backward walk and functional APIs."""

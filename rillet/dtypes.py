@@ -1,0 +1,126 @@
+"""Data types and type promotion.
+
+rillet's dtypes are NumPy dtype objects, so ``rl.float32 == np.float32`` and arrays move
+between the two without conversion. ``bfloat16`` comes from ml_dtypes.
+
+Promotion follows the Python array-API standard:
+
+* within a kind the wider type wins (``int8 + int32 -> int32``, ``float16 + float32 -> float32``);
+* ``uint8`` with a signed integer gives the smallest signed type holding both
+  (``uint8 + int8 -> int16``, ``uint8 + int32 -> int32``);
+* ``bool`` with any numeric type gives that type.
+
+The standard leaves some mixes open; rillet settles them as JAX does:
+
+* integer with floating gives the floating type (``int64 + float16 -> float16``);
+* ``bfloat16 + float16 -> float32``.
+
+Python scalars are *weak*: they take the dtype of the tensor they meet
+(``x_float16 * 2.0`` stays float16). A Python float meeting an integer or bool tensor, or
+standing alone, becomes ``float32``; a Python int standing alone becomes ``int64``.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+bool_ = np.dtype(np.bool_)
+int8 = np.dtype(np.int8)
+int16 = np.dtype(np.int16)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+float16 = np.dtype(np.float16)
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+
+DType = np.dtype
+ALL = (bool_, int8, int16, int32, int64, uint8, float16, bfloat16, float32, float64)
+INTEGER = (int8, int16, int32, int64, uint8)
+FLOATING = (float16, bfloat16, float32, float64)
+NUMERIC = INTEGER + FLOATING
+default_float = float32
+default_int = int64
+
+_BY_NAME = {d.name: d for d in ALL}
+_BY_NAME["bool"] = bool_
+_BITS = {d: d.itemsize * 8 for d in ALL}
+
+
+def as_dtype(value) -> np.dtype:
+    """The rillet dtype named by ``value`` (a dtype, a type such as ``np.float32``, or a name)."""
+    if isinstance(value, np.dtype) and value in _BITS:
+        return value
+    if value is float:
+        return default_float
+    if value is int:
+        return default_int
+    if value is bool:
+        return bool_
+    try:
+        dtype = _BY_NAME[value] if isinstance(value, str) else np.dtype(value)
+    except (TypeError, KeyError):
+        dtype = None
+    if dtype not in _BITS:
+        from .errors import DTypeError
+
+        names = ", ".join(_BY_NAME)
+        raise DTypeError(f"unsupported dtype {value!r}; expected one of {names}")
+    return dtype
+
+
+def is_floating(dtype: np.dtype) -> bool:
+    return dtype in _FLOATING_SET
+
+
+def is_integer(dtype: np.dtype) -> bool:
+    return dtype in _INTEGER_SET
+
+
+def is_bool(dtype: np.dtype) -> bool:
+    return dtype == bool_
+
+
+_FLOATING_SET = frozenset(FLOATING)
+_INTEGER_SET = frozenset(INTEGER)
+
+
+def _promote_pair(a: np.dtype, b: np.dtype) -> np.dtype:
+    if a == b:
+        return a
+    if a == bool_ or b == bool_:
+        return b if a == bool_ else a
+    a_float, b_float = a in _FLOATING_SET, b in _FLOATING_SET
+    if a_float != b_float:
+        return a if a_float else b
+    if a_float:
+        if {a, b} == {float16, bfloat16}:
+            return float32
+        return a if _BITS[a] > _BITS[b] else b
+    if uint8 in (a, b):
+        other = b if a == uint8 else a
+        return other if _BITS[other] > 8 else int16
+    return a if _BITS[a] > _BITS[b] else b
+
+
+_TABLE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
+
+
+def result_type(*dtypes: np.dtype) -> np.dtype:
+    """The dtype that the given dtypes promote to (see the module docstring)."""
+    result = dtypes[0]
+    for dtype in dtypes[1:]:
+        result = _TABLE[result, dtype]
+    return result
+
+
+def finfo(dtype) -> ml_dtypes.finfo:
+    """Machine limits of a floating dtype (bfloat16 included)."""
+    return ml_dtypes.finfo(as_dtype(dtype))
+
+
+def iinfo(dtype) -> np.iinfo:
+    """Machine limits of an integer dtype."""
+    return np.iinfo(as_dtype(dtype))

@@ -1,0 +1,3 @@
+"""indexing ops."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""random ops."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""sorting ops."""
+
+__all__: list[str] = []

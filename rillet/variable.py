@@ -1,0 +1,168 @@
+"""``rl.Variable``: mutable state, read by ops as a tensor and updated in place when safe."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from . import dtypes as _dtypes
+from .autodiff import tape as _tape
+from .device import CPU
+from .errors import ArgumentError, DTypeError, ShapeError, user_location
+from .tensor import Tensor, _to_array
+
+
+class Variable:
+    """A mutable tensor-valued state, such as a weight.
+
+    >>> import rillet as rl
+    >>> v = rl.Variable([1.0, 2.0], name="w")
+    >>> _ = v.assign_add([0.5, 0.5])
+    >>> v.numpy().tolist()
+    [1.5, 2.5]
+
+    Ops read a variable as a tensor. Trainable variables read inside a ``GradientTape``
+    are watched automatically. Updates write into the variable's buffer in place unless a
+    tensor read from it earlier is still alive (then the buffer is replaced, so that
+    tensor keeps its value).
+    """
+
+    __array_priority__ = 100
+
+    def __init__(self, initial_value, trainable: bool = True, name: str | None = None,
+                 dtype=None):
+        if callable(initial_value):
+            initial_value = initial_value()
+        self._array = _to_array(initial_value, dtype, copy=True)
+        self._cache: Tensor | None = None
+        self.trainable = bool(trainable)
+        self.name = name or "Variable"
+
+    def _rillet_read(self) -> Tensor:
+        tensor = self._cache
+        if tensor is None:
+            tensor = self._cache = Tensor._wrap(self._array)
+        if _tape.STATE.tapes:
+            _tape.variable_read(self, tensor)
+        return tensor
+
+    def _rillet_cached(self) -> Tensor | None:
+        return self._cache
+
+    def value(self) -> Tensor:
+        """The current value as a tensor."""
+        return self._rillet_read()
+
+    read_value = value
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._array.dtype
+
+    @property
+    def shape(self) -> tuple:
+        return self._array.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._array.ndim
+
+    @property
+    def device(self):
+        return CPU
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the current value."""
+        return self._array.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self._array.astype(dtype) if dtype is not None else self._array.copy()
+
+    def assign(self, value, read_value: bool = True):
+        """Set the variable to ``value`` (same shape; cast to the variable's dtype)."""
+        new = self._incoming(value, "assign")
+        if self._exclusive():
+            np.copyto(self._array, new)
+        else:
+            self._replace(np.array(new, copy=True))
+        return self
+
+    def assign_add(self, delta, read_value: bool = True):
+        """Add ``delta`` to the variable."""
+        return self._update(delta, np.add, "assign_add")
+
+    def assign_sub(self, delta, read_value: bool = True):
+        """Subtract ``delta`` from the variable."""
+        return self._update(delta, np.subtract, "assign_sub")
+
+    def _update(self, delta, ufunc, name: str):
+        delta = self._incoming(delta, name)
+        if self._exclusive():
+            ufunc(self._array, delta, out=self._array)
+        else:
+            self._replace(ufunc(self._array, delta))
+        return self
+
+    def _incoming(self, value, name: str) -> np.ndarray:
+        array = _to_array(value)
+        if array.shape != self.shape:
+            raise ShapeError(
+                f"{name}: variable '{self.name}' has shape {self.shape}, "
+                f"got a value of shape {array.shape} ({user_location()})"
+            )
+        if array.dtype != self.dtype:
+            if _dtypes.is_floating(array.dtype) and not _dtypes.is_floating(self.dtype):
+                raise DTypeError(
+                    f"{name}: variable '{self.name}' has dtype {self.dtype}, "
+                    f"got a value of dtype {array.dtype} ({user_location()})"
+                )
+            array = array.astype(self.dtype)
+        return array
+
+    def _exclusive(self) -> bool:
+        """True when no tensor outside this variable refers to its buffer."""
+        buffer_refs, cache_refs = self._refcounts()
+        return buffer_refs <= _EXCLUSIVE_REFCOUNTS[0] and cache_refs <= _EXCLUSIVE_REFCOUNTS[1]
+
+    def _refcounts(self) -> tuple[int, int]:
+        # References to the buffer (less the cached tensor's own) and to the cached tensor.
+        if self._cache is None:
+            return sys.getrefcount(self._array), 0
+        return sys.getrefcount(self._array) - 1, sys.getrefcount(self._cache)
+
+    def _replace(self, array: np.ndarray) -> None:
+        self._array = array
+        self._cache = None
+
+    def __repr__(self) -> str:
+        text = np.array2string(self._array, separator=", ")
+        return f"<rl.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, numpy={text}>"
+
+    def __bool__(self) -> bool:
+        return bool(self._rillet_read())
+
+    def __float__(self) -> float:
+        return float(self._array)
+
+    def __int__(self) -> int:
+        return int(self._array)
+
+    def __len__(self) -> int:
+        return len(self._rillet_read())
+
+    __hash__ = object.__hash__
+
+    def __deepcopy__(self, memo):
+        raise ArgumentError("variables cannot be deep-copied; create a new rl.Variable")
+
+
+def _calibrate() -> tuple[int, int]:
+    """The reference counts of a variable nobody else refers to, on this interpreter."""
+    read = Variable(np.zeros(1, np.float32))
+    read._rillet_read()
+    unread = Variable(np.zeros(1, np.float32))
+    return max(read._refcounts()[0], unread._refcounts()[0]), read._refcounts()[1]
+
+
+_EXCLUSIVE_REFCOUNTS = _calibrate()
