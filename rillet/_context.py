@@ -18,6 +18,8 @@ from .errors import ArgumentError, NumericsError, RilletError, ShapeError, attac
 from .ops._registry import Spec
 from .tensor import Tensor, _to_array
 
+_wrap = Tensor._wrap
+
 _LOW_PRECISION = frozenset({_dtypes.float16, _dtypes.bfloat16})
 _FLOATING = _dtypes._FLOATING_SET
 
@@ -50,10 +52,29 @@ def bind(op, args: list, attrs: dict):
         raise attach_context(error, op.name) from None
 
 
-def _convert_inputs(op, args: list) -> list:
+def _convert_inputs(op, args) -> list:
     if op.promote:
+        if _same_dtype_tensors(args):
+            return args
+        if len(args) == 2 and op.promote is True:
+            pair = _tensor_and_scalar(args)
+            if pair is not None:
+                return pair
         return _promote(op, args)
     return [_as_input(a) for a in args]
+
+
+def _same_dtype_tensors(args) -> bool:
+    """True for the common case of tensors of one dtype, which need no conversion."""
+    dtype = None
+    for a in args:
+        if type(a) is not Tensor:
+            return False
+        if dtype is None:
+            dtype = a._value.dtype
+        elif a._value.dtype != dtype:
+            return False
+    return True
 
 
 def _as_input(value):
@@ -65,6 +86,20 @@ def _as_input(value):
     if isinstance(value, Tensor):  # a traced tensor or another subclass
         return value
     return Tensor._wrap(_to_array(value))
+
+
+def _tensor_and_scalar(args):
+    """Fast path for ``tensor op python_scalar`` (either order), or None."""
+    x, y = args
+    if type(x) is Tensor and type(y) in (float, int):
+        dtype = x._value.dtype
+        if dtype in _FLOATING or (type(y) is int and dtype != _dtypes.bool_):
+            return x, _wrap(np.asarray(y, dtype=dtype))
+    elif type(y) is Tensor and type(x) in (float, int):
+        dtype = y._value.dtype
+        if dtype in _FLOATING or (type(x) is int and dtype != _dtypes.bool_):
+            return _wrap(np.asarray(x, dtype=dtype)), y
+    return None
 
 
 def _is_weak(value) -> bool:
@@ -116,14 +151,14 @@ def _cast(x, dtype):
     return REGISTRY["cast"](x, dtype=dtype)
 
 
-def _apply_eager(op, inputs: list, attrs: dict):
+def _apply_eager(op, inputs, attrs: dict):
     values = [None if t is None else t._value for t in inputs]
     spec = op.rule(*values, **attrs)
     result = compute(op, values, attrs, spec)
-    if isinstance(spec, (tuple, list)):
-        outputs = type(spec)(Tensor._wrap(r) for r in result)
+    if type(spec) is Spec:
+        outputs = _wrap(result)
     else:
-        outputs = Tensor._wrap(result)
+        outputs = type(spec)(_wrap(r) for r in result)
     if FLAGS.check_numerics:
         _check_numerics(op, values, outputs)
     if _tape.STATE.tapes:
@@ -133,7 +168,7 @@ def _apply_eager(op, inputs: list, attrs: dict):
 
 def compute(op, values: list, attrs: dict, spec, out=None):
     """Run ``op``'s kernel on arrays; the result matches ``spec`` in shape and dtype."""
-    if op.low_precision == "float32" and _has_low_precision(values, spec):
+    if op.widen_low_precision and _has_low_precision(values, spec):
         return _compute_in_float32(op, values, attrs, spec)
     try:
         result = op.kernel(np, *values, **attrs, out=out)
@@ -142,9 +177,9 @@ def compute(op, values: list, attrs: dict, spec, out=None):
     except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as exc:
         shapes = ", ".join(str(None if v is None else v.shape) for v in values)
         raise ShapeError(f"cannot compute on inputs of shapes {shapes}: {exc}") from exc
-    if isinstance(spec, (tuple, list)):
-        return [_conform(r, s, op) for r, s in zip(result, spec)]
-    return _conform(result, spec, op)
+    if type(spec) is Spec:
+        return _conform(result, spec, op)
+    return [_conform(r, s, op) for r, s in zip(result, spec)]
 
 
 def _conform(result, spec, op) -> np.ndarray:
@@ -172,8 +207,9 @@ def _has_low_precision(values: list, spec) -> bool:
     for v in values:
         if v is not None and v.dtype in _LOW_PRECISION:
             return True
-    specs = spec if isinstance(spec, (tuple, list)) else (spec,)
-    return any(s.dtype in _LOW_PRECISION for s in specs)
+    if type(spec) is Spec:
+        return spec.dtype in _LOW_PRECISION
+    return any(s.dtype in _LOW_PRECISION for s in spec)
 
 
 def _compute_in_float32(op, values, attrs, spec):

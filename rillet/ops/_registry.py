@@ -71,9 +71,11 @@ class OpDef:
         self.variadic = variadic
         self.promote = promote
         self.low_precision = low_precision
+        self.widen_low_precision = low_precision == "float32"
         self._read_signature(kernel)
         self.__doc__ = kernel.__doc__
         self.__name__ = self.name
+        self.__module__ = kernel.__module__  # so doctests in the op's docstring are found
         self.__wrapped__ = kernel
 
     def _read_signature(self, kernel: Callable) -> None:
@@ -86,6 +88,9 @@ class OpDef:
             if p.kind == kinds.KEYWORD_ONLY and p.name != "out"
         }
         self.attr_names = tuple(self.attr_defaults)
+        self.required_attrs = {
+            name for name, value in self.attr_defaults.items() if value is inspect.Parameter.empty
+        }
         self.n_inputs = len(self.input_names)
         self.optional_inputs = {
             p.name: p.default
@@ -101,6 +106,11 @@ class OpDef:
         return vjp
 
     def __call__(self, *args: Any, **kwargs: Any):
+        if len(args) == self.n_inputs and not self.variadic:  # the common, fast cases
+            if not kwargs and not self.required_attrs:
+                return _context.bind(self, args, self.attr_defaults)
+            if kwargs.keys() >= self.required_attrs and kwargs.keys() <= self.attr_defaults.keys():
+                return _context.bind(self, args, {**self.attr_defaults, **kwargs})
         inputs, attrs = self.parse_arguments(args, kwargs)
         return _context.bind(self, inputs, attrs)
 
@@ -133,6 +143,9 @@ class OpDef:
                     op=self.name,
                 )
             attrs[key] = value
+        missing = [key for key, value in attrs.items() if value is inspect.Parameter.empty]
+        if missing:
+            raise ArgumentTypeError(f"missing required argument {missing[0]!r}", op=self.name)
         return inputs, attrs
 
     def _inputs_from_keywords(self, given: int, kwargs: dict) -> list:

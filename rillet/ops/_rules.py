@@ -52,6 +52,8 @@ def normalize_axes(axis, ndim: int, name: str = "axis") -> tuple[int, ...]:
     """``axis`` (None, an int or a sequence of ints) as a sorted tuple of axes."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:
+        return (axis % ndim,)
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     axes = tuple(sorted(normalize_axis(a, ndim, name) for a in items))
     if len(set(axes)) != len(axes):
@@ -102,7 +104,10 @@ def broadcast_binary(floating: bool = False, dtype=None, allowed=None) -> Callab
     def rule(x, y, **attrs):
         if allowed is not None:
             check_dtype(x, allowed, "x")
-        shape = broadcast_shapes(tuple(x.shape), tuple(y.shape), names=("x", "y"))
+        if x.shape == y.shape:
+            shape = tuple(x.shape)
+        else:
+            shape = broadcast_shapes(tuple(x.shape), tuple(y.shape), names=("x", "y"))
         if dtype is not None:
             return Spec(shape, dtype)
         return Spec(shape, floating_result(x.dtype) if floating else x.dtype)
