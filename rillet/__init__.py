@@ -9,7 +9,7 @@
 [2.0, 4.0, 6.0]
 """
 
-from . import _operators, debugging, dtypes, errors, ops, random
+from . import _operators, datasets, debugging, dtypes, errors, ops, random
 from .autodiff.api import grad, value_and_grad
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .device import Device, get_device

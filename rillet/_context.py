@@ -9,16 +9,33 @@ on every active gradient tape.
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 
 from . import dtypes as _dtypes
 from .autodiff import tape as _tape
-from .errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
+from .errors import (
+    ArgumentError,
+    DTypeError,
+    NumericsError,
+    RilletError,
+    ShapeError,
+    attach_context,
+)
 from .ops._registry import Spec
 from .tensor import Tensor, _to_array
 
 _wrap = Tensor._wrap
+
+# NaN and Inf follow IEEE semantics: NumPy's warnings about them, raised inside rillet's
+# kernels, are not shown (rl.debugging.enable_check_numerics() finds where they appear).
+warnings.filterwarnings(
+    "ignore",
+    message="(divide by zero|overflow|underflow|invalid value) encountered",
+    category=RuntimeWarning,
+    module=r"rillet\.",
+)
 
 _LOW_PRECISION = frozenset({_dtypes.float16, _dtypes.bfloat16})
 _FLOATING = _dtypes._FLOATING_SET
@@ -94,12 +111,20 @@ def _tensor_and_scalar(args):
     if type(x) is Tensor and type(y) in (float, int):
         dtype = x._value.dtype
         if dtype in _FLOATING or (type(y) is int and dtype != _dtypes.bool_):
-            return x, _wrap(np.asarray(y, dtype=dtype))
+            return x, _scalar(y, dtype)
     elif type(y) is Tensor and type(x) in (float, int):
         dtype = y._value.dtype
         if dtype in _FLOATING or (type(x) is int and dtype != _dtypes.bool_):
-            return _wrap(np.asarray(x, dtype=dtype)), y
+            return _scalar(x, dtype), y
     return None
+
+
+def _scalar(value, dtype) -> Tensor:
+    """A Python scalar as a 0-d tensor of ``dtype``, or an error if it does not fit."""
+    try:
+        return _wrap(np.asarray(value, dtype=dtype))
+    except OverflowError:
+        raise DTypeError(f"Python int {value} is out of range for dtype {dtype}") from None
 
 
 def _is_weak(value) -> bool:
@@ -110,15 +135,18 @@ def _promote(op, args: list) -> list:
     """Convert the promoted inputs to their common dtype; Python scalars are weak."""
     positions = range(len(args)) if op.promote is True else op.promote
     converted = [v if _is_weak(v) else _as_input(v) for v in args]
-    strong = [converted[i].dtype for i in positions if i < len(args) and converted[i] is not None
-              and not _is_weak(converted[i])]
+    strong = [
+        converted[i].dtype
+        for i in positions
+        if i < len(args) and converted[i] is not None and not _is_weak(converted[i])
+    ]
     target = _dtypes.result_type(*strong) if strong else None
     weak = [type(args[i]) for i in positions if i < len(args) and _is_weak(args[i])]
     target = _weak_target(target, weak)
     for i, value in enumerate(converted):
         if _is_weak(value):
             dtype = target if i in positions else _default_dtype(type(value))
-            converted[i] = Tensor._wrap(np.asarray(value, dtype=dtype))
+            converted[i] = _scalar(value, dtype)
         elif i in positions and value is not None and value.dtype != target:
             converted[i] = _cast(value, dtype=target)
     return converted
@@ -174,6 +202,11 @@ def compute(op, values: list, attrs: dict, spec, out=None):
         result = op.kernel(np, *values, **attrs, out=out)
     except RilletError:
         raise
+    except RuntimeWarning:
+        # Warnings were made errors (e.g. pytest -W error): NaN/Inf are IEEE results, not
+        # errors, so compute again with NumPy's floating-point warnings off.
+        with np.errstate(all="ignore"):
+            result = op.kernel(np, *values, **attrs, out=out)
     except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as exc:
         shapes = ", ".join(str(None if v is None else v.shape) for v in values)
         raise ShapeError(f"cannot compute on inputs of shapes {shapes}: {exc}") from exc
@@ -215,13 +248,10 @@ def _has_low_precision(values: list, spec) -> bool:
 def _compute_in_float32(op, values, attrs, spec):
     """Low-precision floats are computed in float32 and rounded once at the end."""
     wide = [
-        v.astype(np.float32) if v is not None and v.dtype in _LOW_PRECISION else v
-        for v in values
+        v.astype(np.float32) if v is not None and v.dtype in _LOW_PRECISION else v for v in values
     ]
     specs = spec if isinstance(spec, (tuple, list)) else (spec,)
-    wide_specs = [
-        Spec(s.shape, _dtypes.float32) if s.dtype in _LOW_PRECISION else s for s in specs
-    ]
+    wide_specs = [Spec(s.shape, _dtypes.float32) if s.dtype in _LOW_PRECISION else s for s in specs]
     wide_spec = type(spec)(wide_specs) if isinstance(spec, (tuple, list)) else wide_specs[0]
     result = compute(op, wide, attrs, wide_spec)
     if isinstance(spec, (tuple, list)):
@@ -239,9 +269,10 @@ def _check_numerics(op, values: list, outputs) -> None:
             )
             if inputs_finite:
                 kind = "NaN" if np.isnan(array).any() else "Inf"
+                shapes = ", ".join(str(getattr(v, "shape", None)) for v in values)
                 raise NumericsError(
                     f"produced {kind} in an output of shape {array.shape} "
-                    f"from inputs of shapes {', '.join(str(getattr(v, 'shape', None)) for v in values)}",
+                    f"from finite inputs of shapes {shapes}",
                     op=op.name,
                 )
 

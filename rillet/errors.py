@@ -23,7 +23,7 @@ class RilletError(Exception):
         super().__init__(message)
         self.message = message
         self.op = op
-        self.location: str | None = None
+        self.location: str | None = user_location()
 
     def __str__(self) -> str:
         text = f"{self.op}: {self.message}" if self.op else self.message

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import dtypes as _dtypes
 from .device import CPU, get_device
-from .errors import ArgumentTypeError, DTypeError
+from .errors import ArgumentTypeError, DTypeError, RilletError
 
 
 class Tensor:
@@ -27,7 +27,7 @@ class Tensor:
         self._value = _to_array(value, dtype, copy=True)
 
     @staticmethod
-    def _wrap(array: np.ndarray) -> "Tensor":
+    def _wrap(array: np.ndarray) -> Tensor:
         """Wrap an array this library owns, without copying or checking."""
         tensor = object.__new__(Tensor)
         tensor._value = array
@@ -109,10 +109,10 @@ class Tensor:
     def __str__(self) -> str:
         return np.array2string(self._value)
 
-    def __copy__(self) -> "Tensor":
+    def __copy__(self) -> Tensor:
         return self
 
-    def __deepcopy__(self, memo) -> "Tensor":
+    def __deepcopy__(self, memo) -> Tensor:
         return self
 
 
@@ -139,7 +139,9 @@ def _python_to_array(value, target) -> np.ndarray:
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:
-        raise ArgumentTypeError(f"cannot convert {type(value).__name__} to a tensor: {exc}") from None
+        raise ArgumentTypeError(
+            f"cannot convert {type(value).__name__} to a tensor: {exc}"
+        ) from None
     if target is not None:
         return array.astype(target)
     if isinstance(value, np.generic) and array.dtype in _dtypes._BITS:
@@ -181,7 +183,11 @@ def asarray(value, dtype=None, device=None, copy=None) -> Tensor:
     get_device(device)
     if isinstance(value, Tensor) and dtype is None and not copy:
         return value
-    return Tensor._wrap(_to_array(value, dtype, copy=copy is not False))
+    try:
+        return Tensor._wrap(_to_array(value, dtype, copy=copy is not False))
+    except RilletError as error:
+        error.op = error.op or "asarray"
+        raise
 
 
 def is_tensor(value) -> bool:

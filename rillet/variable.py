@@ -30,8 +30,7 @@ class Variable:
 
     __array_priority__ = 100
 
-    def __init__(self, initial_value, trainable: bool = True, name: str | None = None,
-                 dtype=None):
+    def __init__(self, initial_value, trainable: bool = True, name: str | None = None, dtype=None):
         if callable(initial_value):
             initial_value = initial_value()
         self._array = _to_array(initial_value, dtype, copy=True)
@@ -137,7 +136,9 @@ class Variable:
 
     def __repr__(self) -> str:
         text = np.array2string(self._array, separator=", ")
-        return f"<rl.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, numpy={text}>"
+        return (
+            f"<rl.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, numpy={text}>"
+        )
 
     def __bool__(self) -> bool:
         return bool(self._rillet_read())

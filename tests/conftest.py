@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from rillet import _context
 
@@ -16,3 +17,8 @@ def check_rules():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# Two test processes share two cores in CI: Hypothesis's per-example deadline would be noise.
+settings.register_profile("rillet", deadline=None)
+settings.load_profile("rillet")

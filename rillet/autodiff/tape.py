@@ -51,8 +51,7 @@ def variable_read(variable, tensor) -> None:
     """Tell the active tapes that ``variable`` was read as ``tensor``."""
     for tape in STATE.tapes:
         if tape._recording and (
-            id(variable) in tape._variables
-            or (tape._watch_accessed and variable.trainable)
+            id(variable) in tape._variables or (tape._watch_accessed and variable.trainable)
         ):
             tape._watch_variable(variable, tensor)
 
@@ -87,7 +86,7 @@ class GradientTape:
         self._watched: dict[int, object] = {}  # id -> tensor (kept alive so ids stay unique)
         self._variables: dict[int, tuple] = {}  # id(variable) -> (variable, [read tensors])
 
-    def __enter__(self) -> "GradientTape":
+    def __enter__(self) -> GradientTape:
         STATE.tapes.append(self)
         self._recording = True
         return self
@@ -167,7 +166,9 @@ class GradientTape:
             entry = self._variables.get(id(source))
             return [id(t) for t in entry[1]] if entry else []
         if source is None or not hasattr(source, "dtype"):
-            raise GradientError(f"sources must be tensors or variables, got {type(source).__name__}")
+            raise GradientError(
+                f"sources must be tensors or variables, got {type(source).__name__}"
+            )
         return [id(source)] if id(source) in self._watched else []
 
 
@@ -190,9 +191,7 @@ def _seed_gradients(targets: list, output_gradients) -> list:
         return [REGISTRY["ones_like"](t) for t in targets]
     seeds = list(_flatten(output_gradients))
     if len(seeds) != len(targets):
-        raise GradientError(
-            f"output_gradients has {len(seeds)} entries for {len(targets)} targets"
-        )
+        raise GradientError(f"output_gradients has {len(seeds)} entries for {len(targets)} targets")
     return [
         REGISTRY["ones_like"](t) if g is None else _as_tensor(g, t.dtype)
         for g, t in zip(seeds, targets)

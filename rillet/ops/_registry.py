@@ -21,13 +21,14 @@ attributes, and returns one gradient (or ``None``) per input.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentTypeError
+from ..errors import ArgumentTypeError, RilletError, attach_context
 
-REGISTRY: dict[str, "OpDef"] = {}
+REGISTRY: dict[str, OpDef] = {}
 
 
 class Spec:
@@ -83,9 +84,7 @@ class OpDef:
         kinds = inspect.Parameter
         self.input_names = [p.name for p in params if p.kind == kinds.POSITIONAL_OR_KEYWORD]
         self.attr_defaults = {
-            p.name: p.default
-            for p in params
-            if p.kind == kinds.KEYWORD_ONLY and p.name != "out"
+            p.name: p.default for p in params if p.kind == kinds.KEYWORD_ONLY and p.name != "out"
         }
         self.attr_names = tuple(self.attr_defaults)
         self.required_attrs = {
@@ -111,7 +110,10 @@ class OpDef:
                 return _context.bind(self, args, self.attr_defaults)
             if kwargs.keys() >= self.required_attrs and kwargs.keys() <= self.attr_defaults.keys():
                 return _context.bind(self, args, {**self.attr_defaults, **kwargs})
-        inputs, attrs = self.parse_arguments(args, kwargs)
+        try:
+            inputs, attrs = self.parse_arguments(args, kwargs)
+        except RilletError as error:
+            raise attach_context(error, self.name) from None
         return _context.bind(self, inputs, attrs)
 
     def parse_arguments(self, args: tuple, kwargs: dict) -> tuple[list, dict]:

@@ -9,7 +9,7 @@ without the op name; ``bind`` adds it and the caller's line.
 from __future__ import annotations
 
 import operator
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, AxisError, DTypeError, ShapeError
@@ -67,7 +67,7 @@ def reduced_shape(shape: tuple, axes: tuple[int, ...], keepdims: bool) -> tuple:
     return tuple(s for i, s in enumerate(shape) if i not in axes)
 
 
-def floating_result(dtype) -> "_dtypes.DType":
+def floating_result(dtype) -> _dtypes.DType:
     """Floating ops keep floating dtypes and turn integers and bools into float32."""
     return dtype if _dtypes.is_floating(dtype) else _dtypes.default_float
 

@@ -10,15 +10,26 @@ from ..tensor import Tensor
 from ._registry import Spec, defop
 
 __all__ = [
-    "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
-    "zeros_like", "ones_like", "full_like",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "arange",
+    "linspace",
+    "eye",
+    "zeros_like",
+    "ones_like",
+    "full_like",
 ]
 
 
-def _shape(shape) -> tuple:
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+def _shape(shape, op: str) -> tuple:
+    try:
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    except TypeError:
+        raise ArgumentError(f"shape must be a sequence of ints, got {shape!r}", op=op) from None
     if any(not isinstance(s, (int, np.integer)) or s < 0 for s in shape):
-        raise ArgumentError(f"shape must be non-negative ints, got {shape}")
+        raise ArgumentError(f"shape must be non-negative ints, got {shape}", op=op)
     return tuple(int(s) for s in shape)
 
 
@@ -28,12 +39,12 @@ def _dtype(dtype, default=_dtypes.default_float):
 
 def zeros(shape, dtype=None) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` is given)."""
-    return Tensor._wrap(np.zeros(_shape(shape), _dtype(dtype)))
+    return Tensor._wrap(np.zeros(_shape(shape, "zeros"), _dtype(dtype)))
 
 
 def ones(shape, dtype=None) -> Tensor:
     """A tensor of ones (float32 unless ``dtype`` is given)."""
-    return Tensor._wrap(np.ones(_shape(shape), _dtype(dtype)))
+    return Tensor._wrap(np.ones(_shape(shape, "ones"), _dtype(dtype)))
 
 
 def empty(shape, dtype=None) -> Tensor:
@@ -53,13 +64,15 @@ def _scalar_dtype(value, dtype):
 
 def full(shape, fill_value, dtype=None) -> Tensor:
     """A tensor filled with ``fill_value``; the dtype follows the Python value's type."""
-    return Tensor._wrap(np.full(_shape(shape), fill_value, _scalar_dtype(fill_value, dtype)))
+    return Tensor._wrap(
+        np.full(_shape(shape, "full"), fill_value, _scalar_dtype(fill_value, dtype))
+    )
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     """Evenly spaced values in ``[start, stop)``; int64 for ints, float32 for floats."""
     if step == 0:
-        raise ArgumentError("arange: step must not be zero")
+        raise ArgumentError("step must not be zero", op="arange")
     values = (start, stop, step) if stop is not None else (start, step)
     is_int = all(isinstance(v, (int, np.integer)) for v in values)
     default = _dtypes.default_int if is_int else _dtypes.default_float
@@ -71,7 +84,7 @@ def arange(start, stop=None, step=1, dtype=None) -> Tensor:
 def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop``."""
     if num < 0:
-        raise ArgumentError(f"linspace: num must be non-negative, got {num}")
+        raise ArgumentError(f"num must be non-negative, got {num}", op="linspace")
     values = np.linspace(start, stop, num, endpoint=endpoint)
     return Tensor._wrap(values.astype(_dtype(dtype)))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -81,8 +81,9 @@ def check_grads(
     rng = np.random.default_rng(seed)
     args = [Tensor._wrap(np.asarray(a)) if isinstance(a, np.ndarray) else a for a in args]
     if indices is None:
-        indices = [i for i, a in enumerate(args)
-                   if isinstance(a, Tensor) and _dtypes.is_floating(a.dtype)]
+        indices = [
+            i for i, a in enumerate(args) if isinstance(a, Tensor) and _dtypes.is_floating(a.dtype)
+        ]
     scalar = _projection(fn, _cotangents(fn, args, rng))
     _compare(scalar, args, indices, atol, rtol, "first-order")
     if order >= 2:
@@ -102,8 +103,9 @@ def _compare(scalar, args, indices, atol, rtol, what: str) -> None:
         numeric = numerical_gradient(scalar, args, i)
         got = np.zeros_like(numeric) if g is None else np.asarray(g, dtype=np.float64)
         if got.shape != numeric.shape:
-            raise AssertionError(f"{what} gradient of argument {i} has shape {got.shape}, "
-                                 f"expected {numeric.shape}")
+            raise AssertionError(
+                f"{what} gradient of argument {i} has shape {got.shape}, expected {numeric.shape}"
+            )
         if not np.allclose(got, numeric, atol=atol, rtol=rtol):
             worst = np.max(np.abs(got - numeric))
             raise AssertionError(

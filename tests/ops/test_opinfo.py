@@ -52,7 +52,10 @@ def test_values_match_reference(row, check_rules):
                 assert g.shape == e.shape, f"{row.name} {dtype}: shape {g.shape} != {e.shape}"
                 np.testing.assert_allclose(
                     np.asarray(g).astype(np.float64) if g.dtype != bool else np.asarray(g),
-                    e, rtol=rtol, atol=atol, err_msg=f"{row.name} {dtype} {sample.kwargs}",
+                    e,
+                    rtol=rtol,
+                    atol=atol,
+                    err_msg=f"{row.name} {dtype} {sample.kwargs}",
                 )
 
 
@@ -85,8 +88,9 @@ def test_second_order_gradient_matches_finite_differences(row):
     rtol, atol = row.grad_tolerance
     for sample in row.samples(np.random.default_rng(2), np.dtype(np.float64)):
         fn = _bind(row, sample)
-        check_grads(fn, _tensors(sample.args), indices=_grad_indices(sample), order=2,
-                    rtol=rtol, atol=atol)
+        check_grads(
+            fn, _tensors(sample.args), indices=_grad_indices(sample), order=2, rtol=rtol, atol=atol
+        )
 
 
 def _bind(row, sample):
@@ -97,15 +101,14 @@ def _grad_indices(sample):
     if sample.grad_args is not None:
         return list(sample.grad_args)
     return [
-        i for i, a in enumerate(sample.args)
+        i
+        for i, a in enumerate(sample.args)
         if isinstance(a, np.ndarray) and dtypes.is_floating(a.dtype)
     ]
 
 
 def test_every_differentiable_op_has_a_gradient_rule():
-    missing = [
-        name for name, op in rl.ops.REGISTRY.items() if op.differentiable and op.vjp is None
-    ]
+    missing = [name for name, op in rl.ops.REGISTRY.items() if op.differentiable and op.vjp is None]
     assert not missing, f"differentiable ops without a VJP: {missing}"
 
 

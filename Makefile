@@ -1,0 +1,39 @@
+# rillet developer tasks. Everything runs inside .venv, created on first use.
+#   make demo   train a small network on the bundled digits
+#   make test   run the test suite (and the doctests in rillet/)
+#   make lint   ruff check + ruff format --check
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint format clean
+
+venv: $(STAMP)
+	@:
+
+# Re-install only when pyproject.toml is newer than the stamp (pip is slow even as a no-op).
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing rillet and its test tools into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lint]"
+	@touch $(STAMP)
+
+demo: venv
+	$(PY) examples/digits_mlp.py
+
+test: venv
+	$(PY) -m pytest -n 2 tests rillet
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
