@@ -1,3 +1,853 @@
-"""nn ops."""
+"""Neural-network ops, channels-last: softmax, cross-entropies, pooling, normalization.
 
-__all__: list[str] = []
+Every forward op is one coarse kernel. Where a gradient is more than a line or two of
+ops, it is a registered op of its own (``max_pool_grad``, ``layer_norm_grad``, ...) with
+one fused kernel for speed and a VJP of its own, so gradients of gradients still work.
+Gradients use only the core ops (arithmetic, ``exp``, ``tanh``, ``sum``, ``reshape``) and
+the ops of this module.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import dtypes as _dtypes
+from ..errors import ArgumentError, DTypeError, ShapeError
+from . import _rules as rules
+from ._registry import Spec, defop
+from .creation import ones_like
+from .elementwise import exp, tanh
+from .reduction import sum as reduce_sum
+from .shape import reshape
+
+__all__ = [
+    "softmax", "log_softmax",
+    "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+    "sigmoid_cross_entropy_with_logits",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "batch_norm", "moments", "fused_batch_norm", "layer_norm",
+]  # fmt: skip
+
+fmt = rules.fmt
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _check_floating(x, what: str) -> None:
+    if not _dtypes.is_floating(x.dtype):
+        raise DTypeError(f"{what} has dtype {x.dtype}, expected a floating dtype")
+
+
+def _same_shape(a: tuple, b: tuple) -> bool:
+    """Equal shapes, where an unknown size (None) matches any size."""
+    return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b))
+
+
+def _check_same_shape(a, b, names: tuple[str, str]) -> None:
+    if not _same_shape(tuple(a.shape), tuple(b.shape)):
+        raise ShapeError(
+            f"{names[0]}{fmt(a.shape)} and {names[1]}{fmt(b.shape)} must have the same shape"
+        )
+
+
+def _kept_shape(shape: tuple, axes: tuple[int, ...]) -> tuple:
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _count(shape: tuple, axes: tuple[int, ...]) -> int:
+    return math.prod(shape[a] for a in axes)
+
+
+def _mean(t, axes: tuple[int, ...], n: int):
+    """The mean of ``t`` over ``axes`` (keepdims), as ops."""
+    return reduce_sum(t, axis=axes, keepdims=True) / n
+
+
+def _shifted(xp, x, axis):
+    """``x`` minus its maximum along ``axis``: exp of it cannot overflow, and the sum of
+    the exps is at least 1 (the maximum's term), so its log is finite."""
+    return x - xp.max(x, axis=axis, keepdims=True)
+
+
+def _log_softmax(xp, x, axis):
+    shifted = _shifted(xp, x, axis)
+    shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted
+
+
+def _softmax(xp, x, axis, out=None):
+    e = xp.exp(_shifted(xp, x, axis), out=out)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+# ---------------------------------------------------------------- softmax
+
+
+def _softmax_rule(x, *, axis=-1):
+    _check_floating(x, "x")
+    rules.normalize_axis(axis, len(x.shape))
+    return Spec(tuple(x.shape), x.dtype)
+
+
+@defop(rule=_softmax_rule)
+def softmax(xp, x, *, axis=-1, out=None):
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed stably.
+
+    >>> import rillet as rl
+    >>> rl.softmax(rl.asarray([1000.0, 1000.0])).numpy().tolist()
+    [0.5, 0.5]
+    """
+    return _softmax(xp, x, axis, out)
+
+
+@softmax.defvjp
+def _softmax_vjp(g, y, x, *, axis):
+    gy = g * y  # J = diag(y) - y y^T, so J^T g = y * (g - <g, y>)
+    return (gy - y * reduce_sum(gy, axis=axis, keepdims=True),)
+
+
+@defop(rule=_softmax_rule)
+def log_softmax(xp, x, *, axis=-1, out=None):
+    """``x - log(sum(exp(x)))`` along ``axis``, computed stably.
+
+    >>> import rillet as rl
+    >>> rl.log_softmax(rl.asarray([0.0, 1e4])).numpy().tolist()
+    [-10000.0, 0.0]
+    """
+    result = _log_softmax(xp, x, axis)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+@log_softmax.defvjp
+def _log_softmax_vjp(g, y, x, *, axis):
+    return (g - exp(y) * reduce_sum(g, axis=axis, keepdims=True),)  # exp(y) is the softmax
+
+
+# ---------------------------------------------------------------- cross-entropies
+
+
+def _softmax_xent_rule(labels, logits, *, axis=-1):
+    _check_floating(logits, "logits")
+    _check_same_shape(labels, logits, ("labels", "logits"))
+    ax = rules.normalize_axis(axis, len(logits.shape))
+    return Spec(tuple(s for i, s in enumerate(logits.shape) if i != ax), logits.dtype)
+
+
+@defop(rule=_softmax_xent_rule, promote=True)
+def softmax_cross_entropy_with_logits(xp, labels, logits, *, axis=-1, out=None):
+    """Per-example ``-sum(labels * log_softmax(logits))`` along ``axis`` (as TF).
+
+    ``labels`` are probabilities (each row usually sums to 1); both inputs get gradients.
+
+    >>> import rillet as rl
+    >>> loss = rl.softmax_cross_entropy_with_logits([[0.0, 1.0]], [[0.0, 0.0]])
+    >>> [round(v, 4) for v in loss.tolist()]
+    [0.6931]
+    """
+    return xp.negative(xp.sum(labels * _log_softmax(xp, logits, axis), axis=axis), out=out)
+
+
+@softmax_cross_entropy_with_logits.defvjp
+def _softmax_xent_vjp(g, y, labels, logits, *, axis):
+    return softmax_cross_entropy_with_logits_grad(g, labels, logits, axis=axis)
+
+
+def _softmax_xent_grad_rule(g, labels, logits, *, axis=-1):
+    loss = _softmax_xent_rule(labels, logits, axis=axis)
+    if not _same_shape(tuple(g.shape), loss.shape):
+        raise ShapeError(f"g{fmt(g.shape)} must have the loss shape {fmt(loss.shape)}")
+    spec = Spec(tuple(logits.shape), logits.dtype)
+    return (spec, spec)
+
+
+@defop(rule=_softmax_xent_grad_rule, promote=True)
+def softmax_cross_entropy_with_logits_grad(xp, g, labels, logits, *, axis=-1, out=None):
+    """Both gradients of the softmax cross-entropy for output gradient ``g``:
+    ``(-g * log_softmax(logits), g * (softmax(logits) * sum(labels) - labels))``."""
+    log_p = _log_softmax(xp, logits, axis)
+    g = xp.expand_dims(g, axis)
+    d_logits = xp.exp(log_p)
+    d_logits *= labels.sum(axis=axis, keepdims=True)  # exact even when labels do not sum to 1
+    d_logits -= labels
+    d_logits *= g
+    log_p *= -g
+    return log_p, d_logits
+
+
+@softmax_cross_entropy_with_logits_grad.defvjp
+def _softmax_xent_grad_vjp(h, y, g, labels, logits, *, axis):
+    h_labels, h_logits = h
+    ax = rules.normalize_axis(axis, logits.ndim)
+    g = reshape(g, shape=_kept_shape(logits.shape, (ax,)))
+    log_p = log_softmax(logits, axis=ax)
+    p = exp(log_p)
+    total = reduce_sum(labels, axis=ax, keepdims=True)
+    hp = reduce_sum(h_logits * p, axis=ax, keepdims=True)
+    d_g = reduce_sum(h_logits * (p * total - labels) - h_labels * log_p, axis=ax)
+    d_labels = g * (hp - h_logits)
+    h_sum = reduce_sum(h_labels, axis=ax, keepdims=True)
+    d_logits = g * (p * h_sum - h_labels + total * p * (h_logits - hp))
+    return (d_g, d_labels, d_logits)
+
+
+def _sparse_xent_rule(labels, logits):
+    _check_floating(logits, "logits")
+    if not _dtypes.is_integer(labels.dtype):
+        raise DTypeError(f"labels has dtype {labels.dtype}, expected an integer dtype")
+    if len(logits.shape) < 1 or not _same_shape(tuple(labels.shape), tuple(logits.shape[:-1])):
+        raise ShapeError(
+            f"labels{fmt(labels.shape)} must have the shape of logits{fmt(logits.shape)} "
+            "without its last (class) axis"
+        )
+    return Spec(tuple(logits.shape[:-1]), logits.dtype)
+
+
+def _check_labels(xp, labels, classes: int) -> None:
+    """Class indices must lie in ``[0, classes)``; name the first one that does not."""
+    bad = (labels < 0) | (labels >= classes)
+    if bad.any():
+        index = tuple(int(i) for i in xp.argwhere(bad)[0])
+        where = ", ".join(str(i) for i in index)
+        raise ArgumentError(
+            f"labels[{where}] = {labels[index]} is outside the valid range [0, {classes}) "
+            f"for logits with {classes} classes"
+        )
+
+
+@defop(rule=_sparse_xent_rule)
+def sparse_softmax_cross_entropy_with_logits(xp, labels, logits, *, out=None):
+    """Per-example ``-log_softmax(logits)[label]`` for integer class ``labels`` (as TF).
+
+    >>> import rillet as rl
+    >>> loss = rl.sparse_softmax_cross_entropy_with_logits([1], [[0.0, 0.0]])
+    >>> [round(v, 4) for v in loss.tolist()]
+    [0.6931]
+    """
+    _check_labels(xp, labels, logits.shape[-1])
+    shifted = _shifted(xp, logits, -1)
+    log_total = xp.log(xp.exp(shifted).sum(axis=-1))
+    picked = xp.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
+    return xp.subtract(log_total, picked, out=out)
+
+
+@sparse_softmax_cross_entropy_with_logits.defvjp
+def _sparse_xent_vjp(g, y, labels, logits):
+    return (None, sparse_softmax_cross_entropy_with_logits_grad(g, labels, logits))
+
+
+def _sparse_xent_grad_rule(g, labels, logits):
+    loss = _sparse_xent_rule(labels, logits)
+    if not _same_shape(tuple(g.shape), loss.shape):
+        raise ShapeError(f"g{fmt(g.shape)} must have the loss shape {fmt(loss.shape)}")
+    return Spec(tuple(logits.shape), logits.dtype)
+
+
+@defop(rule=_sparse_xent_grad_rule)
+def sparse_softmax_cross_entropy_with_logits_grad(xp, g, labels, logits, *, out=None):
+    """The logits gradient of the sparse cross-entropy: ``g * (softmax(logits) - onehot)``."""
+    p = _softmax(xp, logits, -1, out)
+    index = labels[..., None]
+    xp.put_along_axis(p, index, xp.take_along_axis(p, index, axis=-1) - 1, axis=-1)
+    p *= g[..., None]
+    return p
+
+
+@sparse_softmax_cross_entropy_with_logits_grad.defvjp
+def _sparse_xent_grad_vjp(h, y, g, labels, logits):
+    unit = sparse_softmax_cross_entropy_with_logits_grad(ones_like(g), labels, logits)
+    p = softmax(logits)
+    g = reshape(g, shape=g.shape + (1,))
+    d_logits = g * p * (h - reduce_sum(h * p, axis=-1, keepdims=True))  # softmax's VJP of h
+    return (reduce_sum(h * unit, axis=-1), None, d_logits)
+
+
+def _sigmoid_xent_rule(labels, logits):
+    _check_floating(logits, "logits")
+    _check_same_shape(labels, logits, ("labels", "logits"))
+    return Spec(tuple(logits.shape), logits.dtype)
+
+
+@defop(rule=_sigmoid_xent_rule, promote=True)
+def sigmoid_cross_entropy_with_logits(xp, labels, logits, *, out=None):
+    """Elementwise ``-z log(sigmoid(x)) - (1 - z) log(1 - sigmoid(x))`` for labels ``z``.
+
+    >>> import rillet as rl
+    >>> rl.sigmoid_cross_entropy_with_logits([1.0, 0.0], [1e4, -1e4]).numpy().tolist()
+    [0.0, 0.0]
+    """
+    # max(x, 0) - x z + log1p(exp(-|x|)): exp never overflows, log1p keeps tiny terms.
+    loss = xp.log1p(xp.exp(-xp.abs(logits)), out=out)
+    loss += xp.maximum(logits, 0)
+    loss -= logits * labels
+    return loss
+
+
+@sigmoid_cross_entropy_with_logits.defvjp
+def _sigmoid_xent_vjp(g, y, labels, logits):
+    return sigmoid_cross_entropy_with_logits_grad(g, labels, logits)
+
+
+def _sigmoid_xent_grad_rule(g, labels, logits):
+    spec = _sigmoid_xent_rule(labels, logits)
+    _check_same_shape(g, logits, ("g", "logits"))
+    return (spec, spec)
+
+
+@defop(rule=_sigmoid_xent_grad_rule, promote=True)
+def sigmoid_cross_entropy_with_logits_grad(xp, g, labels, logits, *, out=None):
+    """Both gradients of the sigmoid cross-entropy: ``(-g * x, g * (sigmoid(x) - z))``."""
+    d_logits = xp.tanh(0.5 * logits)  # sigmoid(x) = (1 + tanh(x/2)) / 2 cannot overflow
+    d_logits += 1.0
+    d_logits *= 0.5
+    d_logits -= labels
+    d_logits *= g
+    return -g * logits, d_logits
+
+
+@sigmoid_cross_entropy_with_logits_grad.defvjp
+def _sigmoid_xent_grad_vjp(h, y, g, labels, logits):
+    h_labels, h_logits = h
+    t = tanh(0.5 * logits)
+    sigmoid = 0.5 + 0.5 * t
+    d_g = h_logits * (sigmoid - labels) - h_labels * logits
+    d_logits = g * (0.25 * (1.0 - t * t) * h_logits - h_labels)  # sigmoid' = (1 - t^2) / 4
+    return (d_g, -g * h_logits, d_logits)
+
+
+# ---------------------------------------------------------------- pooling: geometry
+
+
+class _Plan(NamedTuple):
+    """Where the windows of a pooling op lie, per spatial axis."""
+
+    window: tuple[int, ...]
+    strides: tuple[int, ...]
+    outs: tuple  # output sizes (None where the input size is unknown)
+    pads: tuple[tuple[int, int], ...]  # (before, after) padding
+
+
+def _window_arg(value, d: int, name: str) -> tuple[int, ...]:
+    """An int, ``d`` ints, or TF's ``d + 2`` with 1 at both ends, as ``d`` positive ints."""
+    if value is inspect.Parameter.empty:
+        raise ArgumentError(f"{name} is required")
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    items = (value,) * d if is_int else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(items) == d + 2 and items[0] == items[-1] == 1:
+        items = items[1:-1]
+    valid = all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in items)
+    if len(items) != d or not valid or min(items) < 1:
+        raise ArgumentError(f"{name}={value!r} must be a positive int or {d} positive ints")
+    return tuple(int(i) for i in items)
+
+
+def _padding_arg(padding) -> str:
+    mode = padding.lower() if isinstance(padding, str) else None
+    if mode not in ("valid", "same"):
+        raise ArgumentError(f"padding={padding!r} is not one of 'valid', 'same'")
+    return mode
+
+
+def _extent(size, k: int, s: int, mode: str) -> tuple:
+    """TF's output size and (before, after) padding along one axis: "valid" keeps whole
+    windows only; "same" gives ceil(size / s) outputs, padding the rest (more after)."""
+    if size is None:
+        return None, (0, 0)
+    if mode == "valid":
+        return (size - k) // s + 1, (0, 0)
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return out, (total // 2, total - total // 2)
+
+
+def _plan(shape: tuple, pool_size, strides, padding) -> _Plan:
+    d = len(shape) - 2
+    window = _window_arg(pool_size, d, "pool_size")
+    strides = window if strides is None else _window_arg(strides, d, "strides")
+    mode = _padding_arg(padding)
+    extents = [_extent(n, k, s, mode) for n, k, s in zip(shape[1:-1], window, strides)]
+    return _Plan(window, strides, tuple(e[0] for e in extents), tuple(e[1] for e in extents))
+
+
+_LAYOUTS = {1: "(batch, width, channels)", 2: "(batch, height, width, channels)"}
+
+
+def _pooled_spec(x, pool_size, strides, padding, d: int) -> Spec:
+    if len(x.shape) != d + 2:
+        raise ShapeError(f"x must have rank {d + 2} {_LAYOUTS[d]}, got shape {fmt(x.shape)}")
+    plan = _plan(tuple(x.shape), pool_size, strides, padding)
+    if any(o is not None and o < 1 for o in plan.outs):
+        raise ShapeError(
+            f"pool_size={plan.window} is larger than the spatial size {fmt(x.shape[1:-1])} "
+            f"of x{fmt(x.shape)} with padding={padding!r}"
+        )
+    return Spec((x.shape[0],) + plan.outs + (x.shape[-1],), x.dtype)
+
+
+def _pool_rule(d: int, allowed: tuple):
+    def rule(x, *, pool_size, strides=None, padding="valid"):
+        rules.check_dtype(x, allowed, "x")
+        return _pooled_spec(x, pool_size, strides, padding, d)
+
+    return rule
+
+
+_MAX_POOL_DTYPES = _dtypes.FLOATING + _dtypes.INTEGER
+
+
+# ---------------------------------------------------------------- pooling: kernels
+# A window "tap" is one offset inside the window; for each tap, one strided slice of the
+# padded input holds that tap of every window. Looping over the taps (k*k big vectorized
+# operations) is much faster than reducing a sliding-window view over its tiny last axes.
+
+
+def _taps(plan: _Plan) -> list[tuple]:
+    return [
+        (slice(None),)
+        + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(at, plan.strides, plan.outs))
+        + (slice(None),)
+        for at in itertools.product(*(range(k) for k in plan.window))
+    ]
+
+
+def _padded(xp, x, plan: _Plan, fill):
+    if not any(b or a for b, a in plan.pads):
+        return x
+    return xp.pad(x, ((0, 0),) + plan.pads + ((0, 0),), constant_values=fill)
+
+
+def _unpadded(x, plan: _Plan, shape: tuple):
+    if not any(b or a for b, a in plan.pads):
+        return x
+    inner = tuple(slice(b, b + n) for (b, _), n in zip(plan.pads, shape[1:-1]))
+    return x[(slice(None),) + inner + (slice(None),)]
+
+
+def _lowest(xp, dtype):
+    """The padding value that never wins a max."""
+    return -xp.inf if _dtypes.is_floating(dtype) else xp.iinfo(dtype).min
+
+
+def _start(xp, first, out):
+    """The running result of a loop over taps, started from the first tap's values."""
+    if out is None:
+        return xp.copy(first)
+    out[...] = first
+    return out
+
+
+def _max_pool(xp, x, plan: _Plan, out=None):
+    padded = _padded(xp, x, plan, _lowest(xp, x.dtype))
+    taps = _taps(plan)
+    result = _start(xp, padded[taps[0]], out)
+    for tap in taps[1:]:
+        xp.maximum(result, padded[tap], out=result)
+    return result
+
+
+def _argmax_taps(xp, padded, taps):
+    """Which tap holds each window's maximum; ties go to the first, as TF routes them.
+    (Arithmetic on the masks: masked assignment is several times slower.)"""
+    best = xp.copy(padded[taps[0]])
+    which = xp.zeros(best.shape, xp.int8 if len(taps) <= 127 else xp.int32)
+    for k, tap in enumerate(taps[1:], 1):
+        better = padded[tap] > best
+        xp.maximum(best, padded[tap], out=best)
+        which *= ~better  # forget the old winner where this tap wins
+        which += which.dtype.type(k) * better
+    return which
+
+
+def _window_counts(xp, plan: _Plan, shape: tuple, dtype):
+    """How many real (unpadded) cells each window covers: TF's avg_pool divides by it."""
+    d = len(plan.window)
+    counts = xp.ones((1,) * (d + 2), dtype)
+    for axis, (n, k, s, o, (before, _)) in enumerate(
+        zip(shape[1:-1], plan.window, plan.strides, plan.outs, plan.pads), 1
+    ):
+        starts = xp.arange(o) * s - before
+        size = xp.minimum(starts + k, n) - xp.maximum(starts, 0)
+        counts = counts * size.astype(dtype).reshape((-1,) + (1,) * (d + 1 - axis))
+    return counts
+
+
+def _avg_pool(xp, x, plan: _Plan, out=None):
+    padded = _padded(xp, x, plan, 0)
+    taps = _taps(plan)
+    total = _start(xp, padded[taps[0]], out)
+    for tap in taps[1:]:
+        total += padded[tap]
+    total /= _window_counts(xp, plan, x.shape, x.dtype)
+    return total
+
+
+# ---------------------------------------------------------------- pooling: ops
+
+
+@defop(rule=_pool_rule(1, _MAX_POOL_DTYPES))
+def max_pool1d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
+    """Max over windows of ``x`` (batch, width, channels).
+
+    ``strides`` defaults to ``pool_size``; ``padding="same"`` gives ``ceil(width / stride)``
+    outputs and ignores the padded cells, as TF does.
+    """
+    return _max_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
+
+
+@defop(rule=_pool_rule(2, _MAX_POOL_DTYPES))
+def max_pool2d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
+    """Max over windows of ``x`` (batch, height, width, channels); see :func:`max_pool1d`.
+
+    >>> import rillet as rl
+    >>> x = rl.reshape(rl.arange(16.0), shape=(1, 4, 4, 1))
+    >>> rl.max_pool2d(x, 2).numpy()[0, :, :, 0].tolist()
+    [[5.0, 7.0], [13.0, 15.0]]
+    """
+    return _max_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
+
+
+def _max_pool_vjp(g, y, x, *, pool_size, strides, padding):
+    return (max_pool_grad(x, g, pool_size=pool_size, strides=strides, padding=padding),)
+
+
+max_pool1d.defvjp(_max_pool_vjp)
+max_pool2d.defvjp(_max_pool_vjp)
+
+
+def _max_pool_grad_rule(x, g, *, pool_size, strides=None, padding="valid"):
+    pooled = _pooled_spec(x, pool_size, strides, padding, len(x.shape) - 2)
+    if not _same_shape(tuple(g.shape), pooled.shape):
+        raise ShapeError(f"g{fmt(g.shape)} must have the pooled shape {fmt(pooled.shape)}")
+    return Spec(tuple(x.shape), g.dtype)
+
+
+@defop(rule=_max_pool_grad_rule)
+def max_pool_grad(xp, x, g, *, pool_size, strides=None, padding="valid", out=None):
+    """Max-pool gradient: each window's ``g`` goes to the position of its maximum in ``x``."""
+    plan = _plan(x.shape, pool_size, strides, padding)
+    padded = _padded(xp, x, plan, _lowest(xp, x.dtype))
+    taps = _taps(plan)
+    which = _argmax_taps(xp, padded, taps)
+    d_x = xp.zeros(padded.shape, g.dtype)
+    for k, tap in enumerate(taps):
+        d_x[tap] += g * (which == k)  # windows may overlap: accumulate
+    return _unpadded(d_x, plan, x.shape)
+
+
+@max_pool_grad.defvjp
+def _max_pool_grad_vjp(h, y, x, g, *, pool_size, strides, padding):
+    # Linear in g (its adjoint gathers at the argmax); piecewise constant in x.
+    attrs = {"pool_size": pool_size, "strides": strides, "padding": padding}
+    return (None, max_pool_grad_grad(x, h, **attrs))
+
+
+def _max_pool_grad_grad_rule(x, h, *, pool_size, strides=None, padding="valid"):
+    _check_same_shape(h, x, ("h", "x"))
+    pooled = _pooled_spec(x, pool_size, strides, padding, len(x.shape) - 2)
+    return Spec(pooled.shape, h.dtype)
+
+
+@defop(rule=_max_pool_grad_grad_rule)
+def max_pool_grad_grad(xp, x, h, *, pool_size, strides=None, padding="valid", out=None):
+    """For each window of ``x``, the value of ``h`` at the window's maximum (ties: first)."""
+    plan = _plan(x.shape, pool_size, strides, padding)
+    taps = _taps(plan)
+    which = _argmax_taps(xp, _padded(xp, x, plan, _lowest(xp, x.dtype)), taps)
+    h = _padded(xp, h, plan, 0)
+    result = _start(xp, h[taps[0]] * (which == 0), out)
+    for k, tap in enumerate(taps[1:], 1):
+        result += h[tap] * (which == k)  # exactly one tap per window is selected
+    return result
+
+
+@max_pool_grad_grad.defvjp
+def _max_pool_grad_grad_vjp(h2, y, x, h, *, pool_size, strides, padding):
+    return (None, max_pool_grad(x, h2, pool_size=pool_size, strides=strides, padding=padding))
+
+
+@defop(rule=_pool_rule(1, _dtypes.FLOATING))
+def avg_pool1d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
+    """Mean over windows of ``x`` (batch, width, channels); padded cells are not counted."""
+    return _avg_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
+
+
+@defop(rule=_pool_rule(2, _dtypes.FLOATING))
+def avg_pool2d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
+    """Mean over windows of ``x`` (batch, height, width, channels); padded cells are not
+    counted, as in TF.
+
+    >>> import rillet as rl
+    >>> x = rl.reshape(rl.arange(4.0), shape=(1, 2, 2, 1))
+    >>> rl.avg_pool2d(x, 2, strides=1, padding="same").numpy()[0, :, :, 0].tolist()
+    [[1.5, 2.0], [2.5, 3.0]]
+    """
+    return _avg_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
+
+
+def _avg_pool_vjp(g, y, x, *, pool_size, strides, padding):
+    attrs = {"pool_size": pool_size, "strides": strides, "padding": padding}
+    return (avg_pool_grad(g, input_shape=x.shape, **attrs),)
+
+
+avg_pool1d.defvjp(_avg_pool_vjp)
+avg_pool2d.defvjp(_avg_pool_vjp)
+_AVG_POOLS = {1: avg_pool1d, 2: avg_pool2d}
+
+
+def _avg_pool_grad_rule(g, *, input_shape, pool_size, strides=None, padding="valid"):
+    shape = tuple(input_shape)
+    if len(shape) - 2 not in _AVG_POOLS:
+        raise ShapeError(f"input_shape={shape} must have rank 3 or 4")
+    pooled = _pooled_spec(Spec(shape, g.dtype), pool_size, strides, padding, len(shape) - 2)
+    if not _same_shape(tuple(g.shape), pooled.shape):
+        raise ShapeError(f"g{fmt(g.shape)} must have the pooled shape {fmt(pooled.shape)}")
+    return Spec(shape, g.dtype)
+
+
+@defop(rule=_avg_pool_grad_rule)
+def avg_pool_grad(xp, g, *, input_shape, pool_size, strides=None, padding="valid", out=None):
+    """Average-pool gradient: each window's ``g / count`` is spread over its real cells."""
+    plan = _plan(tuple(input_shape), pool_size, strides, padding)
+    share = g / _window_counts(xp, plan, input_shape, g.dtype)
+    padded = [n + b + a for n, (b, a) in zip(input_shape[1:-1], plan.pads)]
+    d_x = xp.zeros((input_shape[0], *padded, input_shape[-1]), g.dtype)
+    for tap in _taps(plan):
+        d_x[tap] += share
+    return _unpadded(d_x, plan, input_shape)
+
+
+@avg_pool_grad.defvjp
+def _avg_pool_grad_vjp(h, y, g, *, input_shape, pool_size, strides, padding):
+    pool = _AVG_POOLS[len(input_shape) - 2]  # the adjoint of the adjoint: the pool itself
+    return (pool(h, pool_size=pool_size, strides=strides, padding=padding),)
+
+
+# ---------------------------------------------------------------- normalization
+
+
+def _batch_norm_rule(x, mean, variance, offset=None, scale=None, *, variance_epsilon=1e-3):
+    _check_floating(x, "x")
+    named = [
+        (name, t)
+        for name, t in zip(("x", "mean", "variance", "offset", "scale"),
+                           (x, mean, variance, offset, scale))
+        if t is not None
+    ]  # fmt: skip
+    shape = rules.broadcast_shapes(*(tuple(t.shape) for _, t in named), names=[n for n, _ in named])
+    return Spec(shape, x.dtype)
+
+
+@defop(rule=_batch_norm_rule, promote=True)
+def batch_norm(xp, x, mean, variance, offset=None, scale=None, *, variance_epsilon=1e-3, out=None):
+    """``(x - mean) / sqrt(variance + variance_epsilon) * scale + offset``, broadcasting
+    (``tf.nn.batch_normalization``); ``offset`` and ``scale`` may be None."""
+    factor = 1.0 / xp.sqrt(variance + variance_epsilon)  # per channel: cheap
+    if scale is not None:
+        factor = factor * scale
+    y = xp.multiply(x - mean, factor, out=out)
+    return y if offset is None else xp.add(y, offset, out=out)
+
+
+@batch_norm.defvjp
+def _batch_norm_vjp(g, y, x, mean, variance, offset, scale, *, variance_epsilon):
+    # rsqrt(variance + eps) as an op, so it has a gradient too: batch_norm of 1 about 0.
+    inv = batch_norm(1.0, 0.0, variance, variance_epsilon=variance_epsilon)
+    centered = x - mean
+    d_x = (g if scale is None else g * scale) * inv
+    d_variance = -0.5 * d_x * centered * inv * inv  # d rsqrt(v)/dv = -rsqrt(v)^3 / 2
+    d_scale = None if scale is None else g * centered * inv
+    return (d_x, -d_x, d_variance, None if offset is None else g, d_scale)
+
+
+def _moments_rule(x, *, axes, keepdims=False):
+    _check_floating(x, "x")
+    reduced = rules.normalize_axes(axes, len(x.shape), "axes")
+    spec = Spec(rules.reduced_shape(tuple(x.shape), reduced, keepdims), x.dtype)
+    return (spec, spec)
+
+
+@defop(rule=_moments_rule)
+def moments(xp, x, *, axes, keepdims=False, out=None):
+    """``(mean, variance)`` of ``x`` over ``axes`` (``tf.nn.moments``; biased variance).
+
+    >>> import rillet as rl
+    >>> mean, variance = rl.moments(rl.asarray([1.0, 2.0, 3.0, 6.0]), axes=0)
+    >>> float(mean), float(variance)
+    (3.0, 3.5)
+    """
+    reduced = rules.normalize_axes(axes, x.ndim, "axes")
+    mean = x.mean(axis=reduced, keepdims=True)
+    variance = xp.square(x - mean).mean(axis=reduced, keepdims=keepdims)  # two-pass: stable
+    return (mean if keepdims else mean.reshape(variance.shape)), variance
+
+
+def _moments_grad(g_mean, g_variance, x, mean, axes: tuple[int, ...]):
+    """The x-gradient of ``(mean, variance)`` over ``axes``: ``(g_m + 2 g_v (x - m)) / n``."""
+    kept = _kept_shape(x.shape, axes)
+    g_mean, g_variance, mean = (reshape(t, shape=kept) for t in (g_mean, g_variance, mean))
+    return (g_mean + 2.0 * g_variance * (x - mean)) / _count(x.shape, axes)
+
+
+@moments.defvjp
+def _moments_vjp(g, y, x, *, axes, keepdims):
+    reduced = rules.normalize_axes(axes, x.ndim, "axes")
+    return (_moments_grad(g[0], g[1], x, y[0], reduced),)
+
+
+def _normalized(xp, x, axes: tuple[int, ...], epsilon: float):
+    """``(x_hat, mean, variance, inv_std)`` over ``axes`` (statistics keep their dims)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    x_hat = x - mean
+    variance = xp.square(x_hat).mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / xp.sqrt(variance + epsilon)
+    x_hat *= inv_std
+    return x_hat, mean, variance, inv_std
+
+
+def _scaled(x_hat, scale, offset):
+    """``x_hat * scale + offset`` in place (``x_hat`` has the full shape)."""
+    if scale is not None:
+        x_hat *= scale
+    if offset is not None:
+        x_hat += offset
+    return x_hat
+
+
+def _check_param(p, x, name: str) -> None:
+    shape = tuple(x.shape)
+    if p is not None and rules.broadcast_shapes(tuple(p.shape), shape, names=(name, "x")) != shape:
+        raise ShapeError(f"{name}{fmt(p.shape)} must broadcast to x{fmt(shape)}")
+
+
+def _layer_norm_rule(x, scale=None, offset=None, *, axis=-1, epsilon=1e-3):
+    _check_floating(x, "x")
+    rules.normalize_axes(axis, len(x.shape))
+    _check_param(scale, x, "scale")
+    _check_param(offset, x, "offset")
+    return Spec(tuple(x.shape), x.dtype)
+
+
+@defop(rule=_layer_norm_rule, promote=True)
+def layer_norm(xp, x, scale=None, offset=None, *, axis=-1, epsilon=1e-3, out=None):
+    """Normalize ``x`` to zero mean and unit variance over ``axis`` (an int or a tuple),
+    then ``* scale + offset`` (each broadcasting against ``x``, or None). Keras
+    ``LayerNormalization``'s default ``epsilon=1e-3``.
+
+    >>> import rillet as rl
+    >>> rl.layer_norm(rl.asarray([[1.0, 3.0]]), epsilon=0.0).numpy().tolist()
+    [[-1.0, 1.0]]
+    """
+    x_hat = _normalized(xp, x, rules.normalize_axes(axis, x.ndim), epsilon)[0]
+    return _scaled(x_hat, scale, offset)
+
+
+@layer_norm.defvjp
+def _layer_norm_vjp(g, y, x, scale, offset, *, axis, epsilon):
+    d_x, d_scale = layer_norm_grad(g, x, scale, axis=axis, epsilon=epsilon)
+    return (d_x, None if scale is None else d_scale, None if offset is None else g)
+
+
+def _layer_norm_grad_rule(g, x, scale=None, *, axis=-1, epsilon=1e-3):
+    spec = _layer_norm_rule(x, scale, axis=axis, epsilon=epsilon)
+    _check_same_shape(g, x, ("g", "x"))
+    return (spec, Spec(() if scale is None else tuple(scale.shape), x.dtype))
+
+
+def _unbroadcast(x, shape: tuple):
+    """Sum ``x`` down to ``shape``, which broadcasts to ``x.shape``."""
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1
+    )
+    return x.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+@defop(rule=_layer_norm_grad_rule, promote=True)
+def layer_norm_grad(xp, g, x, scale=None, *, axis=-1, epsilon=1e-3, out=None):
+    """Gradients of :func:`layer_norm` for ``x`` and ``scale`` (a 0-d zero when None).
+
+    With ``a = g * scale``: ``d_x = inv_std * (a - mean(a) - x_hat * mean(a * x_hat))``.
+    """
+    axes = rules.normalize_axes(axis, x.ndim)
+    x_hat, _, _, inv_std = _normalized(xp, x, axes, epsilon)
+    a = g if scale is None else g * scale
+    d_x = a - a.mean(axis=axes, keepdims=True)
+    d_x -= x_hat * (a * x_hat).mean(axis=axes, keepdims=True)
+    d_x *= inv_std
+    d_scale = xp.zeros((), x.dtype) if scale is None else _unbroadcast(g * x_hat, scale.shape)
+    return d_x, d_scale
+
+
+@layer_norm_grad.defvjp
+def _layer_norm_grad_vjp(h, y, g, x, scale, *, axis, epsilon):
+    # With P the self-adjoint centering projection, d_x = inv * P(a), a = g * scale; the
+    # x-derivative adds the terms from inv (d inv/dx = -inv^2 x_hat / n) and from x_hat.
+    h_x, h_scale = h
+    axes = rules.normalize_axes(axis, x.ndim)
+    n = _count(x.shape, axes)
+    x_hat = layer_norm(x, axis=axes, epsilon=epsilon)
+    inv = batch_norm(1.0, 0.0, moments(x, axes=axes, keepdims=True)[1], variance_epsilon=epsilon)
+    a = g if scale is None else g * scale
+    p_h = layer_norm_grad(h_x, x, axis=axes, epsilon=epsilon)[0]  # inv * P(h_x)
+    c, hc = _mean(a * x_hat, axes, n), _mean(h_x * x_hat, axes, n)
+    k = _mean(h_x * a, axes, n) - _mean(h_x, axes, n) * _mean(a, axes, n)
+    d_x = inv * (inv * x_hat * (c * hc - k) - hc * y[0] - c * p_h)
+    if scale is None:
+        return (p_h, d_x, None)
+    d_x = d_x + layer_norm_grad(g * h_scale, x, axis=axes, epsilon=epsilon)[0]
+    return (scale * p_h + h_scale * x_hat, d_x, g * p_h)
+
+
+def _fused_batch_norm_rule(x, scale=None, offset=None, *, epsilon=1e-3, axis=-1):
+    _check_floating(x, "x")
+    channels = x.shape[rules.normalize_axis(axis, len(x.shape))]
+    for name, p in (("scale", scale), ("offset", offset)):
+        if p is not None and not _same_shape(tuple(p.shape), (channels,)):
+            raise ShapeError(
+                f"{name}{fmt(p.shape)} must have shape ({channels},), the size of "
+                f"x{fmt(x.shape)} along axis {axis}"
+            )
+    stat = Spec((channels,), x.dtype)
+    return (Spec(tuple(x.shape), x.dtype), stat, stat)
+
+
+def _channel_axes(ndim: int, axis: int) -> tuple[int, tuple[int, ...]]:
+    channel = axis % ndim
+    return channel, tuple(i for i in range(ndim) if i != channel)
+
+
+@defop(rule=_fused_batch_norm_rule, promote=True)
+def fused_batch_norm(xp, x, scale=None, offset=None, *, epsilon=1e-3, axis=-1, out=None):
+    """Training batch normalization in one kernel: ``(y, batch_mean, batch_variance)``.
+
+    Statistics are over every axis but the channel ``axis``; the variance is the biased
+    one used to normalize. ``scale`` and ``offset`` have shape ``(channels,)`` or are None.
+    """
+    channel, reduced = _channel_axes(x.ndim, axis)
+    x_hat, mean, variance, _ = _normalized(xp, x, reduced, epsilon)
+    kept = _kept_shape(x.shape, reduced)
+    scale, offset = (None if p is None else p.reshape(kept) for p in (scale, offset))
+    return _scaled(x_hat, scale, offset), mean.reshape(-1), variance.reshape(-1)
+
+
+@fused_batch_norm.defvjp
+def _fused_batch_norm_vjp(g, y, x, scale, offset, *, epsilon, axis):
+    # y is layer_norm over the non-channel axes, so layer_norm_grad gives its gradient.
+    g_y, g_mean, g_variance = g
+    channel, reduced = _channel_axes(x.ndim, axis)
+    kept = _kept_shape(x.shape, reduced)
+    scale_b = None if scale is None else reshape(scale, shape=kept)
+    d_x, d_scale = layer_norm_grad(g_y, x, scale_b, axis=reduced, epsilon=epsilon)
+    d_x = d_x + _moments_grad(g_mean, g_variance, x, y[1], reduced)
+    d_scale = None if scale is None else reshape(d_scale, shape=scale.shape)
+    d_offset = None if offset is None else reduce_sum(g_y, axis=reduced)
+    return (d_x, d_scale, d_offset)
