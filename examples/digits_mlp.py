@@ -84,8 +84,7 @@ def loss_of(params, x, y):
 def train_step(params, optimizer, x, y) -> float:
     with rl.GradientTape() as tape:
         loss = loss_of(params, x, y)
-    gradients = tape.gradient(loss, params)
-    del tape  # drop the recorded reads of the weights, so the update can write them in place
+    gradients = tape.gradient(loss, params)  # frees the tape, so updates can run in place
     optimizer.apply_gradients(gradients)
     return float(loss)
 

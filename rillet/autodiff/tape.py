@@ -132,6 +132,13 @@ class GradientTape:
         self._watched.clear()
         self._variables.clear()
 
+    def _release(self) -> None:
+        """Drop the recorded tensors (and so the variables' old buffers), keep the variables."""
+        self._nodes.clear()
+        self._watched.clear()
+        for _, reads in self._variables.values():
+            reads.clear()
+
     def gradient(
         self,
         target,
@@ -159,6 +166,8 @@ class GradientTape:
             results = [
                 _source_gradient(s, ids, grads, mode) for s, ids in zip(flat_sources, source_ids)
             ]
+        if not self._persistent:
+            self._release()
         return _unflatten(sources, iter(results))
 
     def _source_ids(self, source) -> list[int]:
