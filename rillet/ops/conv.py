@@ -1,3 +1,671 @@
-"""Convolutions: conv1d, conv2d (groups, depthwise), conv2d_transpose."""
+"""Convolutions, channels-last as in TF/Keras: conv1d, conv2d (grouped, depthwise), their
+transposes, and the gradient ops ``conv2d_backprop_input`` / ``conv2d_backprop_filter``.
 
-__all__: list[str] = []
+Layouts follow TF: inputs ``(N, W, C)`` / ``(N, H, W, C)``; filters ``(kw, C/groups, out)`` /
+``(kh, kw, C/groups, out)``; transposed-conv filters ``(kh, kw, out, in)``. Like TF, the ops
+compute a cross-correlation (the kernel is not flipped).
+
+Three ops are registered and close under differentiation: each one's VJP is written with the
+other two (and itself), so gradients of any order are exact. The 1-D and depthwise functions
+reshape their operands (with rillet ops, so gradients flow) and call them.
+
+Kernels. Timings: float32, N=64, 28x28 output, 3x3 kernel, 2 CPU cores, best of 10
+interleaved rounds (NumPy 2.4, OpenBLAS):
+
+    C -> out                        1->32   3->32   16->32   32->64   64->64
+    conv2d: im2col, ONE GEMM        1.0ms   1.2ms    7.1ms    16ms     32ms
+    conv2d: 9 shifted GEMMs          15ms   3.3ms    7.2ms    20ms     41ms
+    backprop_input: 9 GEMMs         0.7ms   2.2ms    5.0ms    18ms     40ms
+    backprop_input: 1 GEMM + col2im 0.7ms   5.4ms     15ms    30ms     54ms
+
+im2col (a strided window view of the padded input, copied once into an
+``(N*Ho*Wo, kh*kw*C)`` matrix, then one GEMM) wins the forward pass and is kept; the
+filter gradient is the same matrix transposed times the output gradient, one GEMM. For the
+input gradient one GEMM per tap, added straight into the strided window view, beats one big
+GEMM whose ``(N*Ho*Wo, kh*kw*C)`` result must then be scattered. Grouped convs run batched
+matmuls over the groups; depthwise convs (one input and one output channel per group) are 9
+multiply-adds over the whole output instead (C=32: 7.6ms against 19ms; C=64: 19ms against
+67ms for the batched matmul).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import NamedTuple
+
+from .. import dtypes as _dtypes
+from ..errors import ArgumentError, DTypeError, RilletError, ShapeError, attach_context
+from ..tensor import asarray
+from ._registry import Spec, defop
+from ._rules import fmt
+from .shape import reshape
+
+__all__ = [
+    "conv1d",
+    "conv2d",
+    "depthwise_conv1d",
+    "depthwise_conv2d",
+    "conv1d_transpose",
+    "conv2d_transpose",
+    "conv2d_backprop_input",
+    "conv2d_backprop_filter",
+]
+
+_LAYOUTS = {1: ("(N, W, C)", "(kw, C/groups, out)"), 2: ("(N, H, W, C)", "(kh, kw, C/groups, out)")}
+
+
+# ---------------------------------------------------------------- geometry (shared by all ops)
+
+
+class _Geometry(NamedTuple):
+    strides: tuple[int, ...]
+    dilations: tuple[int, ...]
+    pads: tuple  # (before, after) per spatial axis; None where the input size is unknown
+    out: tuple  # output spatial sizes; None where unknown
+    groups: int
+
+
+def _positive_ints(value, n: int, name: str) -> tuple[int, ...]:
+    """An int or ``n`` ints (or TF's ``n + 2`` form with 1 at batch and channels), each >= 1."""
+    items = (value,) * n if not isinstance(value, (list, tuple)) else tuple(value)
+    if len(items) == n + 2 and items[0] == items[-1] == 1:
+        items = items[1:-1]
+    try:
+        items = tuple(operator.index(v) for v in items)
+    except TypeError:
+        items = ()
+    if len(items) != n or any(v < 1 for v in items):
+        raise ArgumentError(f"{name} must be a positive int or {n} positive ints, got {value!r}")
+    return items
+
+
+def _groups(groups) -> int:
+    try:
+        groups = operator.index(groups)
+    except TypeError:
+        groups = 0
+    if groups < 1:
+        raise ArgumentError(f"groups must be a positive int, got {groups!r}")
+    return groups
+
+
+def _same_pads(size, extent: int, stride: int):
+    """TF "same": ``ceil(size / stride)`` outputs, the odd padding pixel at the end."""
+    if size is None:
+        return None
+    total = max((-(-size // stride) - 1) * stride + extent - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def _explicit_pads(padding, n: int) -> tuple:
+    pairs = tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in padding)
+    if len(pairs) == n + 2 and pairs[0] == pairs[-1] == (0, 0):
+        pairs = pairs[1:-1]
+    valid = len(pairs) == n and all(
+        isinstance(p, tuple) and len(p) == 2 and all(_is_count(v) for v in p) for p in pairs
+    )
+    if not valid:
+        raise ArgumentError(
+            f"explicit padding must be {n} pairs of non-negative ints "
+            f"[[before, after], ...], got {padding!r}"
+        )
+    return tuple((int(a), int(b)) for a, b in pairs)
+
+
+def _is_count(value) -> bool:
+    try:
+        return operator.index(value) >= 0
+    except TypeError:
+        return False
+
+
+def _pads(padding, spatial: tuple, extents: tuple, strides: tuple) -> tuple:
+    n = len(spatial)
+    if not isinstance(padding, str):
+        if isinstance(padding, (list, tuple)):
+            return _explicit_pads(padding, n)
+    else:
+        mode = padding.lower()
+        if mode == "valid":
+            return ((0, 0),) * n
+        if mode == "same":
+            return tuple(_same_pads(*a) for a in zip(spatial, extents, strides))
+        if mode == "causal" and n == 1:
+            return ((extents[0] - 1, 0),)  # output t sees inputs up to t only
+    modes = "'valid', 'same', 'causal'" if n == 1 else "'valid', 'same'"
+    raise ArgumentError(f"padding must be one of {modes} or explicit pairs, got {padding!r}")
+
+
+def _output_size(size, pads, extent: int, stride: int, x_shape, kernel: tuple):
+    if size is None or pads is None:
+        return None
+    padded = size + pads[0] + pads[1]
+    if padded < extent:
+        raise ShapeError(
+            f"the kernel spans {extent} (size {kernel[0]}, dilation {kernel[1]}) but x"
+            f"{fmt(x_shape)} padded by {pads} is only {padded} long on that axis"
+        )
+    return (padded - extent) // stride + 1
+
+
+def _geometry(x_shape, f_shape, strides, padding, dilations, groups) -> _Geometry:
+    """Strides, dilations, padding and output size of a conv of ``x_shape`` by ``f_shape``.
+
+    The rule and the kernel both need it, so it is cached (7us -> 0.3us) unless an
+    argument is unhashable (padding given as lists).
+    """
+    args = (tuple(x_shape), tuple(f_shape), strides, padding, dilations, groups)
+    try:
+        return _cached_geometry(*args)
+    except TypeError:
+        return _compute_geometry(*args)
+
+
+def _compute_geometry(x_shape, f_shape, strides, padding, dilations, groups) -> _Geometry:
+    n = len(f_shape) - 2
+    strides = _positive_ints(strides, n, "strides")
+    dilations = _positive_ints(dilations, n, "dilations")
+    extents = tuple((k - 1) * d + 1 for k, d in zip(f_shape[:n], dilations))
+    pads = _pads(padding, tuple(x_shape[1:-1]), extents, strides)
+    out = tuple(
+        _output_size(
+            x_shape[1 + i], pads[i], extents[i], strides[i], x_shape, (f_shape[i], dilations[i])
+        )
+        for i in range(n)
+    )
+    return _Geometry(strides, dilations, pads, out, _groups(groups))
+
+
+_cached_geometry = functools.lru_cache(maxsize=512, typed=True)(_compute_geometry)
+
+
+# ------------------------------------------------------------------------------------ rules
+
+
+def _check_operand(t, n: int, name: str, layout: str) -> None:
+    if len(t.shape) != n + 2:
+        raise ShapeError(f"{name} must have rank {n + 2} {layout}, got shape {fmt(t.shape)}")
+    if not _dtypes.is_floating(t.dtype):
+        raise DTypeError(f"{name} has dtype {t.dtype}, expected a floating dtype")
+
+
+def _check_channels(x_shape, f_shape, groups: int) -> None:
+    c, cg, o = x_shape[-1], f_shape[-2], f_shape[-1]
+    if any(k == 0 for k in f_shape):
+        raise ShapeError(f"filters{fmt(f_shape)} has a zero-sized axis")
+    if c is not None and c % groups:
+        raise ArgumentError(f"groups={groups} does not divide the {c} channels of x{fmt(x_shape)}")
+    if o is not None and o % groups:
+        raise ArgumentError(
+            f"groups={groups} does not divide the {o} output channels of filters{fmt(f_shape)}"
+        )
+    if c is not None and cg is not None and c != cg * groups:
+        per_group = f" ({cg} per group x {groups} groups)" if groups > 1 else ""
+        raise ShapeError(
+            f"x{fmt(x_shape)} has {c} channels but filters{fmt(f_shape)} expect "
+            f"{cg * groups}{per_group}"
+        )
+
+
+def _conv_spec(x, filters, strides, padding, dilations, groups, n: int) -> Spec:
+    """The output spec of an ``n``-D conv, or the error explaining why there is none."""
+    x_layout, f_layout = _LAYOUTS[n]
+    _check_operand(x, n, "x", x_layout)
+    _check_operand(filters, n, "filters", f_layout)
+    geo = _geometry(tuple(x.shape), tuple(filters.shape), strides, padding, dilations, groups)
+    _check_channels(tuple(x.shape), tuple(filters.shape), geo.groups)
+    return Spec((x.shape[0], *geo.out, filters.shape[-1]), x.dtype)
+
+
+def _conv2d_rule(x, filters, *, strides=1, padding="valid", dilations=1, groups=1):
+    return _conv_spec(x, filters, strides, padding, dilations, groups, 2)
+
+
+def _shape_attr(shape, name: str) -> tuple[int, ...]:
+    items = tuple(shape) if isinstance(shape, (list, tuple)) else ()
+    if len(items) != 4 or not all(_is_count(s) for s in items):
+        raise ArgumentError(f"{name} must be 4 non-negative ints, got {shape!r}")
+    return tuple(int(s) for s in items)
+
+
+def _check_out_backprop(dy, expected: tuple, context: str) -> None:
+    same = len(dy.shape) == len(expected) and all(
+        a is None or b is None or a == b for a, b in zip(dy.shape, expected)
+    )
+    if not same:
+        raise ShapeError(
+            f"out_backprop{fmt(dy.shape)} does not match the conv2d output {fmt(expected)} "
+            f"of {context}"
+        )
+
+
+def _backprop_input_rule(
+    filters, out_backprop, *, input_shape, strides=1, padding="valid", dilations=1, groups=1
+):
+    shape = _shape_attr(input_shape, "input_shape")
+    x = Spec(shape, filters.dtype)
+    expected = _conv_spec(x, filters, strides, padding, dilations, groups, 2).shape
+    _check_out_backprop(out_backprop, expected, f"input_shape {shape}, filters{fmt(filters.shape)}")
+    return x
+
+
+def _backprop_filter_rule(
+    x, out_backprop, *, filter_shape, strides=1, padding="valid", dilations=1, groups=1
+):
+    shape = _shape_attr(filter_shape, "filter_shape")
+    filters = Spec(shape, x.dtype)
+    expected = _conv_spec(x, filters, strides, padding, dilations, groups, 2).shape
+    _check_out_backprop(out_backprop, expected, f"x{fmt(x.shape)}, filter_shape {shape}")
+    return filters
+
+
+# ---------------------------------------------------------------------------- kernel helpers
+
+
+def _pad(xp, x, pads: tuple):
+    """``x`` with zero borders (``xp.pad`` costs 40us of Python per call; this costs 1us)."""
+    (top, bottom), (left, right) = pads
+    if not (top or bottom or left or right):
+        return x
+    n, h, w, c = x.shape
+    padded = xp.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    padded[:, top : top + h, left : left + w] = x
+    return padded
+
+
+def _windows(xp, padded, f_shape: tuple, geo: _Geometry, writeable: bool = False):
+    """``(N, Ho, Wo, kh, kw, C)`` strided view of every window of ``padded`` (no copy).
+
+    Window ``(h, w)`` tap ``(i, j)`` is pixel ``(h * stride + i * dilation, ...)``. For a
+    fixed tap no two windows share a pixel, so ``view[:, :, :, i, j] += ...`` is safe.
+    """
+    n, _, _, c = padded.shape
+    sn, sh, sw, sc = padded.strides
+    (s_h, s_w), (d_h, d_w) = geo.strides, geo.dilations
+    return xp.lib.stride_tricks.as_strided(
+        padded,
+        shape=(n, *geo.out, f_shape[0], f_shape[1], c),
+        strides=(sn, sh * s_h, sw * s_w, sh * d_h, sw * d_w, sc),
+        writeable=writeable,
+    )
+
+
+def _is_depthwise(f_shape: tuple, groups: int) -> bool:
+    """One input and one output channel per group: elementwise multiply-adds beat a GEMM."""
+    return groups > 1 and f_shape[-2] == 1 and f_shape[-1] == groups
+
+
+def _grouped_rows(cols, groups: int):
+    """Windows ``(N, Ho, Wo, kh, kw, C)`` as ``(groups, N*Ho*Wo, kh*kw*C/groups)`` (a copy)."""
+    n, ho, wo, kh, kw, c = cols.shape
+    cols = cols.reshape(n, ho, wo, kh, kw, groups, c // groups)
+    return cols.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, n * ho * wo, kh * kw * c // groups)
+
+
+def _grouped_filters(filters, groups: int):
+    """Filters ``(kh, kw, C/groups, out)`` as ``(groups, kh*kw*C/groups, out/groups)``."""
+    return filters.reshape(-1, groups, filters.shape[-1] // groups).transpose(1, 0, 2)
+
+
+def _forward(xp, cols, filters, groups: int, out):
+    n, ho, wo = cols.shape[:3]
+    o = filters.shape[-1]
+    if groups == 1:
+        rows, weights = cols.reshape(n * ho * wo, filters.size // o), filters.reshape(-1, o)
+        if out is not None and out.flags.c_contiguous:
+            xp.matmul(rows, weights, out=out.reshape(n * ho * wo, o))
+            return out
+        return xp.matmul(rows, weights).reshape(n, ho, wo, o)
+    if _is_depthwise(filters.shape, groups):
+        return _depthwise_forward(xp, cols, filters)
+    y = xp.matmul(_grouped_rows(cols, groups), _grouped_filters(filters, groups))
+    return y.transpose(1, 0, 2).reshape(n, ho, wo, o)
+
+
+def _depthwise_forward(xp, cols, filters):
+    kh, kw = filters.shape[:2]
+    y = cols[:, :, :, 0, 0] * filters[0, 0, 0]
+    scratch = xp.empty_like(y)
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                y += xp.multiply(cols[:, :, :, i, j], filters[i, j, 0], out=scratch)
+    return y
+
+
+def _group_major(dy, groups: int):
+    """Output gradients ``(N, Ho, Wo, out)`` as ``(groups, N*Ho*Wo, out/groups)``."""
+    n, ho, wo, o = dy.shape
+    return dy.reshape(n * ho * wo, groups, o // groups).transpose(1, 0, 2)
+
+
+def _scatter_windows(xp, padded, filters, dy, geo: _Geometry) -> None:
+    """Add each window's gradient back onto the pixels it read (col2im), one tap at a time:
+    one ``(N*Ho*Wo, out) x (out, C)`` GEMM per tap (see the timings at the top)."""
+    kh, kw, cg, o = filters.shape
+    groups = geo.groups
+    n, ho, wo = dy.shape[:3]
+    cols = _windows(xp, padded, filters.shape, geo, writeable=True)  # safe: see _windows
+    cols = cols.reshape(n, ho, wo, kh, kw, groups, cg)  # splitting an axis keeps the view
+    if _is_depthwise(filters.shape, groups):
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j, :, 0] += dy * filters[i, j, 0]
+        return
+    dy_rows = xp.ascontiguousarray(_group_major(dy, groups))
+    per_group = filters.reshape(kh, kw, cg, groups, o // groups).transpose(0, 1, 3, 4, 2)
+    for i in range(kh):
+        for j in range(kw):
+            taps = xp.matmul(dy_rows, per_group[i, j])  # (groups, N*Ho*Wo, C/groups)
+            cols[:, :, :, i, j] += taps.reshape(groups, n, ho, wo, cg).transpose(1, 2, 3, 0, 4)
+
+
+def _filter_gradient(xp, cols, dy, f_shape: tuple, groups: int):
+    n, ho, wo, kh, kw, c = cols.shape
+    o = dy.shape[-1]
+    if groups == 1:
+        rows = cols.reshape(n * ho * wo, kh * kw * c)
+        return xp.matmul(rows.T, dy.reshape(n * ho * wo, o)).reshape(f_shape)
+    if _is_depthwise(f_shape, groups):
+        taps = xp.einsum("nhwijc,nhwc->ijc", cols, dy)
+        return taps.reshape(f_shape)
+    grad = xp.matmul(_grouped_rows(cols, groups).transpose(0, 2, 1), _group_major(dy, groups))
+    grad = grad.reshape(groups, kh, kw, c // groups, o // groups).transpose(1, 2, 3, 0, 4)
+    return grad.reshape(f_shape)
+
+
+def _write(out, result):
+    if out is None or out is result:
+        return result
+    out[...] = result
+    return out
+
+
+# --------------------------------------------------------------------------------- the ops
+
+
+@defop(rule=_conv2d_rule, promote=True)
+def conv2d(xp, x, filters, *, strides=1, padding="valid", dilations=1, groups=1, out=None):
+    """2-D convolution (cross-correlation) of ``x`` (N, H, W, C) with ``filters``
+    (kh, kw, C/groups, out), as ``tf.nn.conv2d``.
+
+    ``strides``/``dilations``: an int or a pair. ``padding``: ``"valid"``, ``"same"`` (TF:
+    ``ceil(H / stride)`` outputs, the odd pixel padded at the end) or explicit pairs
+    ``[[top, bottom], [left, right]]``. ``groups > 1``: grouped convolution.
+
+    >>> import rillet as rl
+    >>> x = rl.reshape(rl.arange(16.0), shape=(1, 4, 4, 1))
+    >>> rl.conv2d(x, rl.ones((2, 2, 1, 1)), strides=2).numpy()[0, :, :, 0].tolist()
+    [[10.0, 18.0], [42.0, 50.0]]
+    """
+    geo = _geometry(x.shape, filters.shape, strides, padding, dilations, groups)
+    cols = _windows(xp, _pad(xp, x, geo.pads), filters.shape, geo)
+    return _write(out, _forward(xp, cols, filters, geo.groups, out))
+
+
+@conv2d.defvjp
+def _conv2d_vjp(g, y, x, filters, *, strides, padding, dilations, groups):
+    attrs = dict(strides=strides, padding=padding, dilations=dilations, groups=groups)
+    return (
+        conv2d_backprop_input(filters, g, input_shape=x.shape, **attrs),
+        conv2d_backprop_filter(x, g, filter_shape=filters.shape, **attrs),
+    )
+
+
+@defop(rule=_backprop_input_rule, promote=True)
+def conv2d_backprop_input(
+    xp,
+    filters,
+    out_backprop,
+    *,
+    input_shape,
+    strides=1,
+    padding="valid",
+    dilations=1,
+    groups=1,
+    out=None,
+):
+    """Gradient of :func:`conv2d` with respect to its input (of shape ``input_shape``), given
+    the output gradient ``out_backprop``; the computation of :func:`conv2d_transpose`."""
+    shape = _shape_attr(input_shape, "input_shape")
+    geo = _geometry(shape, filters.shape, strides, padding, dilations, groups)
+    (top, bottom), (left, right) = geo.pads
+    padded = xp.zeros(
+        (shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3]),
+        dtype=out_backprop.dtype,
+    )
+    _scatter_windows(xp, padded, filters, out_backprop, geo)
+    return _write(out, padded[:, top : top + shape[1], left : left + shape[2]])
+
+
+@conv2d_backprop_input.defvjp
+def _conv2d_backprop_input_vjp(
+    g, y, filters, dy, *, input_shape, strides, padding, dilations, groups
+):
+    # y = A(filters)^T dy is bilinear: <g, A^T dy> = <A g, dy> = <conv2d(g, filters), dy>.
+    attrs = dict(strides=strides, padding=padding, dilations=dilations, groups=groups)
+    return (
+        conv2d_backprop_filter(g, dy, filter_shape=filters.shape, **attrs),
+        conv2d(g, filters, **attrs),
+    )
+
+
+@defop(rule=_backprop_filter_rule, promote=True)
+def conv2d_backprop_filter(
+    xp,
+    x,
+    out_backprop,
+    *,
+    filter_shape,
+    strides=1,
+    padding="valid",
+    dilations=1,
+    groups=1,
+    out=None,
+):
+    """Gradient of :func:`conv2d` with respect to its filters (of shape ``filter_shape``),
+    given the input ``x`` and the output gradient ``out_backprop``."""
+    shape = _shape_attr(filter_shape, "filter_shape")
+    geo = _geometry(x.shape, shape, strides, padding, dilations, groups)
+    cols = _windows(xp, _pad(xp, x, geo.pads), shape, geo)
+    return _write(out, _filter_gradient(xp, cols, out_backprop, shape, geo.groups))
+
+
+@conv2d_backprop_filter.defvjp
+def _conv2d_backprop_filter_vjp(g, y, x, dy, *, filter_shape, strides, padding, dilations, groups):
+    # y = d<conv2d(x, w), dy>/dw, so <g, y> = <conv2d(x, g), dy>: bilinear in (x, dy).
+    attrs = dict(strides=strides, padding=padding, dilations=dilations, groups=groups)
+    return (
+        conv2d_backprop_input(g, dy, input_shape=x.shape, **attrs),
+        conv2d(x, g, **attrs),
+    )
+
+
+# ------------------------------------------------------------------- public wrapper functions
+
+
+class _NamedErrors:
+    """``with _NamedErrors("conv1d"):`` names that function (and the caller's line) in the
+    errors raised by the rule checks a wrapper runs before calling the ops."""
+
+    def __init__(self, op_name: str):
+        self.op_name = op_name
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, RilletError):
+            attach_context(error, self.op_name)
+        return False
+
+
+def _operand(value):
+    """Tensors, variables and arrays pass through; Python data becomes a tensor."""
+    return value if hasattr(value, "shape") and hasattr(value, "dtype") else asarray(value)
+
+
+def _padding_2d(padding, pads: tuple):
+    """A 1-D padding as the 2-D padding of a height-1 image."""
+    if isinstance(padding, str) and padding.lower() == "same":
+        return "same"  # also right when the width is unknown
+    return ((0, 0), pads[0])
+
+
+def _size(n):
+    return -1 if n is None else n  # keeps an unknown batch size unknown
+
+
+def _height_1(t):
+    """``(N, W, C)`` as the image ``(N, 1, W, C)``."""
+    return reshape(t, shape=(_size(t.shape[0]), 1, *t.shape[1:]))
+
+
+def _drop_height(t):
+    return reshape(t, shape=(_size(t.shape[0]), *t.shape[2:]))
+
+
+def _conv1d_geometry(x, filters, strides, padding, dilations, groups) -> _Geometry:
+    _conv_spec(x, filters, strides, padding, dilations, groups, 1)
+    return _geometry(tuple(x.shape), tuple(filters.shape), strides, padding, dilations, groups)
+
+
+def conv1d(x, filters, strides=1, padding="valid", dilations=1, groups=1):
+    """1-D convolution of ``x`` (N, W, C) with ``filters`` (kw, C/groups, out), as
+    ``tf.nn.conv1d``; ``padding`` is ``"valid"``, ``"same"``, ``"causal"`` (output ``t`` sees
+    inputs ``<= t`` only) or ``[[left, right]]``.
+
+    >>> import rillet as rl
+    >>> x = rl.reshape(rl.arange(1.0, 5.0), shape=(1, 4, 1))
+    >>> rl.conv1d(x, rl.ones((2, 1, 1)), padding="causal").numpy()[0, :, 0].tolist()
+    [1.0, 3.0, 5.0, 7.0]
+    """
+    x, filters = _operand(x), _operand(filters)
+    with _NamedErrors("conv1d"):
+        geo = _conv1d_geometry(x, filters, strides, padding, dilations, groups)
+    y = conv2d(
+        _height_1(x),
+        reshape(filters, shape=(1, *filters.shape)),
+        strides=(1, *geo.strides),
+        padding=_padding_2d(padding, geo.pads),
+        dilations=(1, *geo.dilations),
+        groups=groups,
+    )
+    return _drop_height(y)
+
+
+def _depthwise_shape(x, filters, strides, padding, dilations, n: int) -> tuple:
+    """Depthwise filters ``(..., C, multiplier)`` as grouped ones ``(..., 1, C * multiplier)``."""
+    _check_operand(x, n, "x", _LAYOUTS[n][0])
+    _check_operand(filters, n, "filters", "(" + "kh, " * (n - 1) + "kw, C, multiplier)")
+    c, k = x.shape[-1], filters.shape[-2]
+    if c is not None and k is not None and c != k:
+        raise ShapeError(
+            f"x{fmt(x.shape)} has {c} channels but filters{fmt(filters.shape)} expect {k}"
+        )
+    shape = (*filters.shape[:-2], 1, k * filters.shape[-1])
+    _conv_spec(x, Spec(shape, filters.dtype), strides, padding, dilations, c, n)
+    return shape
+
+
+def depthwise_conv2d(x, filters, strides=1, padding="valid", dilations=1):
+    """Depthwise 2-D convolution, as ``tf.nn.depthwise_conv2d``: ``filters`` (kh, kw, C,
+    multiplier) give output channel ``c * multiplier + m`` from input channel ``c`` alone."""
+    x, filters = _operand(x), _operand(filters)
+    with _NamedErrors("depthwise_conv2d"):
+        shape = _depthwise_shape(x, filters, strides, padding, dilations, 2)
+    grouped = reshape(filters, shape=shape)
+    return conv2d(x, grouped, strides, padding, dilations, groups=x.shape[-1])
+
+
+def depthwise_conv1d(x, filters, strides=1, padding="valid", dilations=1):
+    """Depthwise 1-D convolution: ``filters`` (kw, C, multiplier), as Keras DepthwiseConv1D."""
+    x, filters = _operand(x), _operand(filters)
+    with _NamedErrors("depthwise_conv1d"):
+        shape = _depthwise_shape(x, filters, strides, padding, dilations, 1)
+    return conv1d(x, reshape(filters, shape=shape), strides, padding, dilations, x.shape[-1])
+
+
+def _transposed_size(size, extent: int, stride: int, padding, pads) -> int:
+    """Keras ``deconv_output_length`` (no output padding)."""
+    if isinstance(padding, str) and padding.lower() == "same":
+        return size * stride
+    if isinstance(padding, str) and padding.lower() == "valid":
+        return size * stride + max(extent - stride, 0)
+    return (size - 1) * stride + extent - pads[0] - pads[1]
+
+
+def _default_transpose_shape(x, filters, strides, padding, dilations, n: int) -> tuple:
+    strides = _positive_ints(strides, n, "strides")
+    dilations = _positive_ints(dilations, n, "dilations")
+    extents = tuple((k - 1) * d + 1 for k, d in zip(filters.shape[:n], dilations))
+    pads = _pads(padding, (None,) * n, extents, strides)
+    spatial = (
+        _transposed_size(*a, padding, p) for *a, p in zip(x.shape[1:-1], extents, strides, pads)
+    )
+    return (x.shape[0], *spatial, filters.shape[-2])
+
+
+def _transpose_shape(x, filters, output_shape, strides, padding, dilations, n: int) -> tuple:
+    """The shape whose conv is ``x``: ``output_shape``, checked, or Keras's default."""
+    _check_operand(x, n, "x", _LAYOUTS[n][0])
+    _check_operand(filters, n, "filters", "(" + "kh, " * (n - 1) + "kw, out, in)")
+    if x.shape[-1] != filters.shape[-1]:
+        raise ShapeError(
+            f"x{fmt(x.shape)} has {x.shape[-1]} channels but filters"
+            f"{fmt(filters.shape)} (kernel, out, in) expect {filters.shape[-1]}"
+        )
+    if output_shape is None:
+        output_shape = _default_transpose_shape(x, filters, strides, padding, dilations, n)
+    shape = tuple(output_shape) if isinstance(output_shape, (list, tuple)) else ()
+    if len(shape) != n + 2 or not all(_is_count(s) for s in shape):
+        raise ArgumentError(
+            f"output_shape must be {n + 2} non-negative ints {_LAYOUTS[n][0]}, got {output_shape!r}"
+        )
+    shape = tuple(int(s) for s in shape)
+    if shape[-1] != filters.shape[-2]:
+        raise ShapeError(
+            f"output_shape {shape} has {shape[-1]} channels but filters"
+            f"{fmt(filters.shape)} (kernel, out, in) make {filters.shape[-2]}"
+        )
+    conv_of_shape = _conv_spec(Spec(shape, x.dtype), filters, strides, padding, dilations, 1, n)
+    if conv_of_shape.shape != tuple(x.shape):
+        raise ShapeError(
+            f"output_shape {shape} is inconsistent with x{fmt(x.shape)}: a conv of that shape "
+            f"with filters{fmt(filters.shape)}, strides={strides!r}, padding={padding!r} "
+            f"gives {fmt(conv_of_shape.shape)}"
+        )
+    return shape
+
+
+def conv2d_transpose(x, filters, output_shape=None, strides=1, padding="valid", dilations=1):
+    """Transposed 2-D convolution (the gradient of :func:`conv2d` with respect to its
+    input), as ``tf.nn.conv2d_transpose``: ``filters`` (kh, kw, out, in), ``output_shape``
+    (N, H, W, out). Without ``output_shape`` the size is Keras Conv2DTranspose's:
+    ``H * stride`` for "same", ``H * stride + max(kernel_extent - stride, 0)`` for "valid".
+    """
+    x, filters = _operand(x), _operand(filters)
+    with _NamedErrors("conv2d_transpose"):
+        shape = _transpose_shape(x, filters, output_shape, strides, padding, dilations, 2)
+    return conv2d_backprop_input(
+        filters, x, input_shape=shape, strides=strides, padding=padding, dilations=dilations
+    )
+
+
+def conv1d_transpose(x, filters, output_shape=None, strides=1, padding="valid", dilations=1):
+    """Transposed 1-D convolution, as ``tf.nn.conv1d_transpose``: ``x`` (N, W, in),
+    ``filters`` (kw, out, in), ``output_shape`` (N, W_out, out)."""
+    x, filters = _operand(x), _operand(filters)
+    with _NamedErrors("conv1d_transpose"):
+        shape = _transpose_shape(x, filters, output_shape, strides, padding, dilations, 1)
+    geo = _geometry(shape, tuple(filters.shape), strides, padding, dilations, 1)
+    y = conv2d_backprop_input(
+        reshape(filters, shape=(1, *filters.shape)),
+        _height_1(x),
+        input_shape=(shape[0], 1, *shape[1:]),
+        strides=(1, *geo.strides),
+        padding=_padding_2d(padding, geo.pads),
+        dilations=(1, *geo.dilations),
+    )
+    return _drop_height(y)
