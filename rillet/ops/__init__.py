@@ -1,6 +1,18 @@
 """The op library. Each family module declares its ops once and lists them in ``__all__``."""
 
-from . import conv, creation, elementwise, indexing, linalg, nn, random, reduction, shape, sorting
+from . import (
+    conv,
+    creation,
+    elementwise,
+    indexing,
+    linalg,
+    nn,
+    pooling,
+    random,
+    reduction,
+    shape,
+    sorting,
+)
 from ._registry import REGISTRY, OpDef, Spec, defop, get_op
 from .conv import *  # noqa: F403
 from .creation import *  # noqa: F403
@@ -8,10 +20,23 @@ from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .nn import *  # noqa: F403
+from .pooling import *  # noqa: F403
 from .random import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sorting import *  # noqa: F403
 
-FAMILIES = (creation, elementwise, reduction, linalg, shape, indexing, sorting, nn, conv, random)
+FAMILIES = (
+    creation,
+    elementwise,
+    reduction,
+    linalg,
+    shape,
+    indexing,
+    sorting,
+    nn,
+    pooling,
+    conv,
+    random,
+)
 __all__ = [name for family in FAMILIES for name in family.__all__]

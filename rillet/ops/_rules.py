@@ -85,6 +85,18 @@ def check_rank(x, ranks, what: str = "x") -> None:
         raise ShapeError(f"{what} must have rank {wanted}, got shape {fmt(x.shape)}")
 
 
+def same_shape(a: tuple, b: tuple) -> bool:
+    """Equal shapes, where an unknown size (None) matches any size."""
+    return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b))
+
+
+def check_same_shape(a, b, names: tuple[str, str]) -> None:
+    if not same_shape(tuple(a.shape), tuple(b.shape)):
+        raise ShapeError(
+            f"{names[0]}{fmt(a.shape)} and {names[1]}{fmt(b.shape)} must have the same shape"
+        )
+
+
 def unary(floating: bool = False, dtype=None, allowed=None) -> Callable:
     """Elementwise op of one input: same shape; dtype kept, floating-promoted or fixed."""
 

@@ -1,4 +1,4 @@
-"""Neural-network ops, channels-last: softmax, cross-entropies, pooling, normalization.
+"""Neural-network ops: softmax, cross-entropies, normalization (pooling is in pooling.py).
 
 Every forward op is one coarse kernel. Where a gradient is more than a line or two of
 ops, it is a registered op of its own (``max_pool_grad``, ``layer_norm_grad``, ...) with
@@ -9,12 +9,7 @@ the ops of this module.
 
 from __future__ import annotations
 
-import inspect
-import itertools
 import math
-from typing import NamedTuple
-
-import numpy as np
 
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, DTypeError, ShapeError
@@ -29,7 +24,6 @@ __all__ = [
     "softmax", "log_softmax",
     "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
     "sigmoid_cross_entropy_with_logits",
-    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "batch_norm", "moments", "fused_batch_norm", "layer_norm",
 ]  # fmt: skip
 
@@ -42,18 +36,6 @@ fmt = rules.fmt
 def _check_floating(x, what: str) -> None:
     if not _dtypes.is_floating(x.dtype):
         raise DTypeError(f"{what} has dtype {x.dtype}, expected a floating dtype")
-
-
-def _same_shape(a: tuple, b: tuple) -> bool:
-    """Equal shapes, where an unknown size (None) matches any size."""
-    return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b))
-
-
-def _check_same_shape(a, b, names: tuple[str, str]) -> None:
-    if not _same_shape(tuple(a.shape), tuple(b.shape)):
-        raise ShapeError(
-            f"{names[0]}{fmt(a.shape)} and {names[1]}{fmt(b.shape)} must have the same shape"
-        )
 
 
 def _kept_shape(shape: tuple, axes: tuple[int, ...]) -> tuple:
@@ -138,7 +120,7 @@ def _log_softmax_vjp(g, y, x, *, axis):
 
 def _softmax_xent_rule(labels, logits, *, axis=-1):
     _check_floating(logits, "logits")
-    _check_same_shape(labels, logits, ("labels", "logits"))
+    rules.check_same_shape(labels, logits, ("labels", "logits"))
     ax = rules.normalize_axis(axis, len(logits.shape))
     return Spec(tuple(s for i, s in enumerate(logits.shape) if i != ax), logits.dtype)
 
@@ -164,7 +146,7 @@ def _softmax_xent_vjp(g, y, labels, logits, *, axis):
 
 def _softmax_xent_grad_rule(g, labels, logits, *, axis=-1):
     loss = _softmax_xent_rule(labels, logits, axis=axis)
-    if not _same_shape(tuple(g.shape), loss.shape):
+    if not rules.same_shape(tuple(g.shape), loss.shape):
         raise ShapeError(f"g{fmt(g.shape)} must have the loss shape {fmt(loss.shape)}")
     spec = Spec(tuple(logits.shape), logits.dtype)
     return (spec, spec)
@@ -204,7 +186,7 @@ def _sparse_xent_rule(labels, logits):
     _check_floating(logits, "logits")
     if not _dtypes.is_integer(labels.dtype):
         raise DTypeError(f"labels has dtype {labels.dtype}, expected an integer dtype")
-    if len(logits.shape) < 1 or not _same_shape(tuple(labels.shape), tuple(logits.shape[:-1])):
+    if len(logits.shape) < 1 or not rules.same_shape(tuple(labels.shape), tuple(logits.shape[:-1])):
         raise ShapeError(
             f"labels{fmt(labels.shape)} must have the shape of logits{fmt(logits.shape)} "
             "without its last (class) axis"
@@ -247,7 +229,7 @@ def _sparse_xent_vjp(g, y, labels, logits):
 
 def _sparse_xent_grad_rule(g, labels, logits):
     loss = _sparse_xent_rule(labels, logits)
-    if not _same_shape(tuple(g.shape), loss.shape):
+    if not rules.same_shape(tuple(g.shape), loss.shape):
         raise ShapeError(f"g{fmt(g.shape)} must have the loss shape {fmt(loss.shape)}")
     return Spec(tuple(logits.shape), logits.dtype)
 
@@ -273,7 +255,7 @@ def _sparse_xent_grad_vjp(h, y, g, labels, logits):
 
 def _sigmoid_xent_rule(labels, logits):
     _check_floating(logits, "logits")
-    _check_same_shape(labels, logits, ("labels", "logits"))
+    rules.check_same_shape(labels, logits, ("labels", "logits"))
     return Spec(tuple(logits.shape), logits.dtype)
 
 
@@ -299,7 +281,7 @@ def _sigmoid_xent_vjp(g, y, labels, logits):
 
 def _sigmoid_xent_grad_rule(g, labels, logits):
     spec = _sigmoid_xent_rule(labels, logits)
-    _check_same_shape(g, logits, ("g", "logits"))
+    rules.check_same_shape(g, logits, ("g", "logits"))
     return (spec, spec)
 
 
@@ -322,313 +304,6 @@ def _sigmoid_xent_grad_vjp(h, y, g, labels, logits):
     d_g = h_logits * (sigmoid - labels) - h_labels * logits
     d_logits = g * (0.25 * (1.0 - t * t) * h_logits - h_labels)  # sigmoid' = (1 - t^2) / 4
     return (d_g, -g * h_logits, d_logits)
-
-
-# ---------------------------------------------------------------- pooling: geometry
-
-
-class _Plan(NamedTuple):
-    """Where the windows of a pooling op lie, per spatial axis."""
-
-    window: tuple[int, ...]
-    strides: tuple[int, ...]
-    outs: tuple  # output sizes (None where the input size is unknown)
-    pads: tuple[tuple[int, int], ...]  # (before, after) padding
-
-
-def _window_arg(value, d: int, name: str) -> tuple[int, ...]:
-    """An int, ``d`` ints, or TF's ``d + 2`` with 1 at both ends, as ``d`` positive ints."""
-    if value is inspect.Parameter.empty:
-        raise ArgumentError(f"{name} is required")
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    items = (value,) * d if is_int else tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(items) == d + 2 and items[0] == items[-1] == 1:
-        items = items[1:-1]
-    valid = all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in items)
-    if len(items) != d or not valid or min(items) < 1:
-        raise ArgumentError(f"{name}={value!r} must be a positive int or {d} positive ints")
-    return tuple(int(i) for i in items)
-
-
-def _padding_arg(padding) -> str:
-    mode = padding.lower() if isinstance(padding, str) else None
-    if mode not in ("valid", "same"):
-        raise ArgumentError(f"padding={padding!r} is not one of 'valid', 'same'")
-    return mode
-
-
-def _extent(size, k: int, s: int, mode: str) -> tuple:
-    """TF's output size and (before, after) padding along one axis: "valid" keeps whole
-    windows only; "same" gives ceil(size / s) outputs, padding the rest (more after)."""
-    if size is None:
-        return None, (0, 0)
-    if mode == "valid":
-        return (size - k) // s + 1, (0, 0)
-    out = -(-size // s)
-    total = max((out - 1) * s + k - size, 0)
-    return out, (total // 2, total - total // 2)
-
-
-def _plan(shape: tuple, pool_size, strides, padding) -> _Plan:
-    d = len(shape) - 2
-    window = _window_arg(pool_size, d, "pool_size")
-    strides = window if strides is None else _window_arg(strides, d, "strides")
-    mode = _padding_arg(padding)
-    extents = [_extent(n, k, s, mode) for n, k, s in zip(shape[1:-1], window, strides)]
-    return _Plan(window, strides, tuple(e[0] for e in extents), tuple(e[1] for e in extents))
-
-
-_LAYOUTS = {1: "(batch, width, channels)", 2: "(batch, height, width, channels)"}
-
-
-def _pooled_spec(x, pool_size, strides, padding, d: int) -> Spec:
-    if len(x.shape) != d + 2:
-        raise ShapeError(f"x must have rank {d + 2} {_LAYOUTS[d]}, got shape {fmt(x.shape)}")
-    plan = _plan(tuple(x.shape), pool_size, strides, padding)
-    if any(o is not None and o < 1 for o in plan.outs):
-        raise ShapeError(
-            f"pool_size={plan.window} is larger than the spatial size {fmt(x.shape[1:-1])} "
-            f"of x{fmt(x.shape)} with padding={padding!r}"
-        )
-    return Spec((x.shape[0],) + plan.outs + (x.shape[-1],), x.dtype)
-
-
-def _pool_rule(d: int, allowed: tuple):
-    def rule(x, *, pool_size, strides=None, padding="valid"):
-        rules.check_dtype(x, allowed, "x")
-        return _pooled_spec(x, pool_size, strides, padding, d)
-
-    return rule
-
-
-_MAX_POOL_DTYPES = _dtypes.FLOATING + _dtypes.INTEGER
-
-
-# ---------------------------------------------------------------- pooling: kernels
-# A window "tap" is one offset inside the window; for each tap, one strided slice of the
-# padded input holds that tap of every window. Looping over the taps (k*k big vectorized
-# operations) is much faster than reducing a sliding-window view over its tiny last axes.
-
-
-def _taps(plan: _Plan) -> list[tuple]:
-    return [
-        (slice(None),)
-        + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(at, plan.strides, plan.outs))
-        + (slice(None),)
-        for at in itertools.product(*(range(k) for k in plan.window))
-    ]
-
-
-def _padded(xp, x, plan: _Plan, fill):
-    if not any(b or a for b, a in plan.pads):
-        return x
-    return xp.pad(x, ((0, 0),) + plan.pads + ((0, 0),), constant_values=fill)
-
-
-def _unpadded(x, plan: _Plan, shape: tuple):
-    if not any(b or a for b, a in plan.pads):
-        return x
-    inner = tuple(slice(b, b + n) for (b, _), n in zip(plan.pads, shape[1:-1]))
-    return x[(slice(None),) + inner + (slice(None),)]
-
-
-def _lowest(xp, dtype):
-    """The padding value that never wins a max."""
-    return -xp.inf if _dtypes.is_floating(dtype) else xp.iinfo(dtype).min
-
-
-def _start(xp, first, out):
-    """The running result of a loop over taps, started from the first tap's values."""
-    if out is None:
-        return xp.copy(first)
-    out[...] = first
-    return out
-
-
-def _max_pool(xp, x, plan: _Plan, out=None):
-    padded = _padded(xp, x, plan, _lowest(xp, x.dtype))
-    taps = _taps(plan)
-    result = _start(xp, padded[taps[0]], out)
-    for tap in taps[1:]:
-        xp.maximum(result, padded[tap], out=result)
-    return result
-
-
-def _argmax_taps(xp, padded, taps):
-    """Which tap holds each window's maximum; ties go to the first, as TF routes them.
-    (Arithmetic on the masks: masked assignment is several times slower.)"""
-    best = xp.copy(padded[taps[0]])
-    which = xp.zeros(best.shape, xp.int8 if len(taps) <= 127 else xp.int32)
-    for k, tap in enumerate(taps[1:], 1):
-        better = padded[tap] > best
-        xp.maximum(best, padded[tap], out=best)
-        which *= ~better  # forget the old winner where this tap wins
-        which += which.dtype.type(k) * better
-    return which
-
-
-def _window_counts(xp, plan: _Plan, shape: tuple, dtype):
-    """How many real (unpadded) cells each window covers: TF's avg_pool divides by it."""
-    d = len(plan.window)
-    counts = xp.ones((1,) * (d + 2), dtype)
-    for axis, (n, k, s, o, (before, _)) in enumerate(
-        zip(shape[1:-1], plan.window, plan.strides, plan.outs, plan.pads), 1
-    ):
-        starts = xp.arange(o) * s - before
-        size = xp.minimum(starts + k, n) - xp.maximum(starts, 0)
-        counts = counts * size.astype(dtype).reshape((-1,) + (1,) * (d + 1 - axis))
-    return counts
-
-
-def _avg_pool(xp, x, plan: _Plan, out=None):
-    padded = _padded(xp, x, plan, 0)
-    taps = _taps(plan)
-    total = _start(xp, padded[taps[0]], out)
-    for tap in taps[1:]:
-        total += padded[tap]
-    total /= _window_counts(xp, plan, x.shape, x.dtype)
-    return total
-
-
-# ---------------------------------------------------------------- pooling: ops
-
-
-@defop(rule=_pool_rule(1, _MAX_POOL_DTYPES))
-def max_pool1d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
-    """Max over windows of ``x`` (batch, width, channels).
-
-    ``strides`` defaults to ``pool_size``; ``padding="same"`` gives ``ceil(width / stride)``
-    outputs and ignores the padded cells, as TF does.
-    """
-    return _max_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
-
-
-@defop(rule=_pool_rule(2, _MAX_POOL_DTYPES))
-def max_pool2d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
-    """Max over windows of ``x`` (batch, height, width, channels); see :func:`max_pool1d`.
-
-    >>> import rillet as rl
-    >>> x = rl.reshape(rl.arange(16.0), shape=(1, 4, 4, 1))
-    >>> rl.max_pool2d(x, 2).numpy()[0, :, :, 0].tolist()
-    [[5.0, 7.0], [13.0, 15.0]]
-    """
-    return _max_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
-
-
-def _max_pool_vjp(g, y, x, *, pool_size, strides, padding):
-    return (max_pool_grad(x, g, pool_size=pool_size, strides=strides, padding=padding),)
-
-
-max_pool1d.defvjp(_max_pool_vjp)
-max_pool2d.defvjp(_max_pool_vjp)
-
-
-def _max_pool_grad_rule(x, g, *, pool_size, strides=None, padding="valid"):
-    pooled = _pooled_spec(x, pool_size, strides, padding, len(x.shape) - 2)
-    if not _same_shape(tuple(g.shape), pooled.shape):
-        raise ShapeError(f"g{fmt(g.shape)} must have the pooled shape {fmt(pooled.shape)}")
-    return Spec(tuple(x.shape), g.dtype)
-
-
-@defop(rule=_max_pool_grad_rule)
-def max_pool_grad(xp, x, g, *, pool_size, strides=None, padding="valid", out=None):
-    """Max-pool gradient: each window's ``g`` goes to the position of its maximum in ``x``."""
-    plan = _plan(x.shape, pool_size, strides, padding)
-    padded = _padded(xp, x, plan, _lowest(xp, x.dtype))
-    taps = _taps(plan)
-    which = _argmax_taps(xp, padded, taps)
-    d_x = xp.zeros(padded.shape, g.dtype)
-    for k, tap in enumerate(taps):
-        d_x[tap] += g * (which == k)  # windows may overlap: accumulate
-    return _unpadded(d_x, plan, x.shape)
-
-
-@max_pool_grad.defvjp
-def _max_pool_grad_vjp(h, y, x, g, *, pool_size, strides, padding):
-    # Linear in g (its adjoint gathers at the argmax); piecewise constant in x.
-    attrs = {"pool_size": pool_size, "strides": strides, "padding": padding}
-    return (None, max_pool_grad_grad(x, h, **attrs))
-
-
-def _max_pool_grad_grad_rule(x, h, *, pool_size, strides=None, padding="valid"):
-    _check_same_shape(h, x, ("h", "x"))
-    pooled = _pooled_spec(x, pool_size, strides, padding, len(x.shape) - 2)
-    return Spec(pooled.shape, h.dtype)
-
-
-@defop(rule=_max_pool_grad_grad_rule)
-def max_pool_grad_grad(xp, x, h, *, pool_size, strides=None, padding="valid", out=None):
-    """For each window of ``x``, the value of ``h`` at the window's maximum (ties: first)."""
-    plan = _plan(x.shape, pool_size, strides, padding)
-    taps = _taps(plan)
-    which = _argmax_taps(xp, _padded(xp, x, plan, _lowest(xp, x.dtype)), taps)
-    h = _padded(xp, h, plan, 0)
-    result = _start(xp, h[taps[0]] * (which == 0), out)
-    for k, tap in enumerate(taps[1:], 1):
-        result += h[tap] * (which == k)  # exactly one tap per window is selected
-    return result
-
-
-@max_pool_grad_grad.defvjp
-def _max_pool_grad_grad_vjp(h2, y, x, h, *, pool_size, strides, padding):
-    return (None, max_pool_grad(x, h2, pool_size=pool_size, strides=strides, padding=padding))
-
-
-@defop(rule=_pool_rule(1, _dtypes.FLOATING))
-def avg_pool1d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
-    """Mean over windows of ``x`` (batch, width, channels); padded cells are not counted."""
-    return _avg_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
-
-
-@defop(rule=_pool_rule(2, _dtypes.FLOATING))
-def avg_pool2d(xp, x, *, pool_size, strides=None, padding="valid", out=None):
-    """Mean over windows of ``x`` (batch, height, width, channels); padded cells are not
-    counted, as in TF.
-
-    >>> import rillet as rl
-    >>> x = rl.reshape(rl.arange(4.0), shape=(1, 2, 2, 1))
-    >>> rl.avg_pool2d(x, 2, strides=1, padding="same").numpy()[0, :, :, 0].tolist()
-    [[1.5, 2.0], [2.5, 3.0]]
-    """
-    return _avg_pool(xp, x, _plan(x.shape, pool_size, strides, padding), out)
-
-
-def _avg_pool_vjp(g, y, x, *, pool_size, strides, padding):
-    attrs = {"pool_size": pool_size, "strides": strides, "padding": padding}
-    return (avg_pool_grad(g, input_shape=x.shape, **attrs),)
-
-
-avg_pool1d.defvjp(_avg_pool_vjp)
-avg_pool2d.defvjp(_avg_pool_vjp)
-_AVG_POOLS = {1: avg_pool1d, 2: avg_pool2d}
-
-
-def _avg_pool_grad_rule(g, *, input_shape, pool_size, strides=None, padding="valid"):
-    shape = tuple(input_shape)
-    if len(shape) - 2 not in _AVG_POOLS:
-        raise ShapeError(f"input_shape={shape} must have rank 3 or 4")
-    pooled = _pooled_spec(Spec(shape, g.dtype), pool_size, strides, padding, len(shape) - 2)
-    if not _same_shape(tuple(g.shape), pooled.shape):
-        raise ShapeError(f"g{fmt(g.shape)} must have the pooled shape {fmt(pooled.shape)}")
-    return Spec(shape, g.dtype)
-
-
-@defop(rule=_avg_pool_grad_rule)
-def avg_pool_grad(xp, g, *, input_shape, pool_size, strides=None, padding="valid", out=None):
-    """Average-pool gradient: each window's ``g / count`` is spread over its real cells."""
-    plan = _plan(tuple(input_shape), pool_size, strides, padding)
-    share = g / _window_counts(xp, plan, input_shape, g.dtype)
-    padded = [n + b + a for n, (b, a) in zip(input_shape[1:-1], plan.pads)]
-    d_x = xp.zeros((input_shape[0], *padded, input_shape[-1]), g.dtype)
-    for tap in _taps(plan):
-        d_x[tap] += share
-    return _unpadded(d_x, plan, input_shape)
-
-
-@avg_pool_grad.defvjp
-def _avg_pool_grad_vjp(h, y, g, *, input_shape, pool_size, strides, padding):
-    pool = _AVG_POOLS[len(input_shape) - 2]  # the adjoint of the adjoint: the pool itself
-    return (pool(h, pool_size=pool_size, strides=strides, padding=padding),)
 
 
 # ---------------------------------------------------------------- normalization
@@ -758,7 +433,7 @@ def _layer_norm_vjp(g, y, x, scale, offset, *, axis, epsilon):
 
 def _layer_norm_grad_rule(g, x, scale=None, *, axis=-1, epsilon=1e-3):
     spec = _layer_norm_rule(x, scale, axis=axis, epsilon=epsilon)
-    _check_same_shape(g, x, ("g", "x"))
+    rules.check_same_shape(g, x, ("g", "x"))
     return (spec, Spec(() if scale is None else tuple(scale.shape), x.dtype))
 
 
@@ -811,7 +486,7 @@ def _fused_batch_norm_rule(x, scale=None, offset=None, *, epsilon=1e-3, axis=-1)
     _check_floating(x, "x")
     channels = x.shape[rules.normalize_axis(axis, len(x.shape))]
     for name, p in (("scale", scale), ("offset", offset)):
-        if p is not None and not _same_shape(tuple(p.shape), (channels,)):
+        if p is not None and not rules.same_shape(tuple(p.shape), (channels,)):
             raise ShapeError(
                 f"{name}{fmt(p.shape)} must have shape ({channels},), the size of "
                 f"x{fmt(x.shape)} along axis {axis}"

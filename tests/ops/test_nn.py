@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import rillet as rl
 from rillet.errors import ArgumentError, AxisError, DTypeError, ShapeError
-from rillet.ops import nn
+from rillet.ops import nn, pooling
 from rillet.ops._registry import Spec
 from tests.ops.opinfo.nn import _pool_ref
 
@@ -195,7 +195,7 @@ def test_kernels_write_into_out():
     for op in (nn.softmax, nn.log_softmax):
         buffer = np.empty_like(x)
         assert op.kernel(np, x, axis=-1, out=buffer) is buffer
-    for op in (nn.max_pool2d, nn.avg_pool2d):
+    for op in (pooling.max_pool2d, pooling.avg_pool2d):
         buffer = np.empty((2, 2, 2, 3))
         assert op.kernel(np, x, pool_size=2, out=buffer) is buffer
         np.testing.assert_array_equal(buffer, op(x, pool_size=2).numpy())
@@ -203,7 +203,7 @@ def test_kernels_write_into_out():
 
 def test_rules_accept_unknown_sizes():
     f32, i64 = rl.float32, rl.int64
-    pooled = nn.max_pool2d.rule(Spec((None, None, 7, 3), f32), pool_size=2, padding="same")
+    pooled = pooling.max_pool2d.rule(Spec((None, None, 7, 3), f32), pool_size=2, padding="same")
     assert pooled.shape == (None, None, 4, 3)
     loss = nn.sparse_softmax_cross_entropy_with_logits.rule(
         Spec((None,), i64), Spec((None, 5), f32)

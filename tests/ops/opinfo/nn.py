@@ -7,7 +7,7 @@ import numpy as np
 import scipy.special as sp
 
 import rillet as rl
-from rillet.ops import nn
+from rillet.ops import nn, pooling
 from rillet.testing.opinfo import OpInfo, Sample, randn, uniform
 
 F16, BF16 = np.dtype(np.float16), rl.bfloat16
@@ -356,15 +356,15 @@ OPS = [
     OpInfo("max_pool2d", rl.max_pool2d, _pool_ref(np.max), _pool_samples(2)),
     # Both are linear in their differentiable input (second derivatives vanish), and each
     # one's gradient check runs the other as its VJP.
-    OpInfo("max_pool_grad", nn.max_pool_grad, _max_pool_grad_ref, _pool_grad_samples,
+    OpInfo("max_pool_grad", pooling.max_pool_grad, _max_pool_grad_ref, _pool_grad_samples,
            tolerance=LOOSE),
-    OpInfo("max_pool_grad_grad", nn.max_pool_grad_grad, _max_pool_grad_grad_ref,
+    OpInfo("max_pool_grad_grad", pooling.max_pool_grad_grad, _max_pool_grad_grad_ref,
            _max_pool_grad_grad_samples),
     OpInfo("avg_pool1d", rl.avg_pool1d, _pool_ref(np.mean), _pool_samples(1), grad2=True,
            tolerance=LOOSE),
     OpInfo("avg_pool2d", rl.avg_pool2d, _pool_ref(np.mean), _pool_samples(2), grad2=True,
            tolerance=LOOSE),
-    OpInfo("avg_pool_grad", nn.avg_pool_grad, _avg_pool_grad_ref, _avg_pool_grad_samples,
+    OpInfo("avg_pool_grad", pooling.avg_pool_grad, _avg_pool_grad_ref, _avg_pool_grad_samples,
            grad2=True, tolerance=LOOSE),
     OpInfo("batch_norm", rl.batch_norm, _batch_norm_ref, _batch_norm_samples, grad2=True,
            tolerance=LOOSER),
