@@ -254,9 +254,10 @@ def _compute_in_float32(op, values, attrs, spec):
     wide_specs = [Spec(s.shape, _dtypes.float32) if s.dtype in _LOW_PRECISION else s for s in specs]
     wide_spec = type(spec)(wide_specs) if isinstance(spec, (tuple, list)) else wide_specs[0]
     result = compute(op, wide, attrs, wide_spec)
-    if isinstance(spec, (tuple, list)):
-        return [r.astype(s.dtype, copy=False) for r, s in zip(result, spec)]
-    return result.astype(spec.dtype, copy=False)
+    with np.errstate(over="ignore"):  # rounding past float16's range gives inf, as IEEE says
+        if isinstance(spec, (tuple, list)):
+            return [r.astype(s.dtype, copy=False) for r, s in zip(result, spec)]
+        return result.astype(spec.dtype, copy=False)
 
 
 def _check_numerics(op, values: list, outputs) -> None:

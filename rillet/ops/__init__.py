@@ -1,6 +1,7 @@
 """The op library. Each family module declares its ops once and lists them in ``__all__``."""
 
 from . import (
+    activations,
     conv,
     creation,
     elementwise,
@@ -14,6 +15,7 @@ from . import (
     sorting,
 )
 from ._registry import REGISTRY, OpDef, Spec, defop, get_op
+from .activations import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
@@ -29,6 +31,7 @@ from .sorting import *  # noqa: F403
 FAMILIES = (
     creation,
     elementwise,
+    activations,
     reduction,
     linalg,
     shape,

@@ -16,7 +16,7 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from . import _rules as rules
 from ._registry import Spec, defop
 from .creation import ones_like
-from .elementwise import exp, tanh
+from .elementwise import exp, rsqrt, tanh
 from .reduction import sum as reduce_sum
 from .shape import reshape
 
@@ -334,8 +334,7 @@ def batch_norm(xp, x, mean, variance, offset=None, scale=None, *, variance_epsil
 
 @batch_norm.defvjp
 def _batch_norm_vjp(g, y, x, mean, variance, offset, scale, *, variance_epsilon):
-    # rsqrt(variance + eps) as an op, so it has a gradient too: batch_norm of 1 about 0.
-    inv = batch_norm(1.0, 0.0, variance, variance_epsilon=variance_epsilon)
+    inv = rsqrt(variance + variance_epsilon)
     centered = x - mean
     d_x = (g if scale is None else g * scale) * inv
     d_variance = -0.5 * d_x * centered * inv * inv  # d rsqrt(v)/dv = -rsqrt(v)^3 / 2
@@ -470,7 +469,7 @@ def _layer_norm_grad_vjp(h, y, g, x, scale, *, axis, epsilon):
     axes = rules.normalize_axes(axis, x.ndim)
     n = _count(x.shape, axes)
     x_hat = layer_norm(x, axis=axes, epsilon=epsilon)
-    inv = batch_norm(1.0, 0.0, moments(x, axes=axes, keepdims=True)[1], variance_epsilon=epsilon)
+    inv = rsqrt(moments(x, axes=axes, keepdims=True)[1] + epsilon)
     a = g if scale is None else g * scale
     p_h = layer_norm_grad(h_x, x, axis=axes, epsilon=epsilon)[0]  # inv * P(h_x)
     c, hc = _mean(a * x_hat, axes, n), _mean(h_x * x_hat, axes, n)

@@ -428,11 +428,6 @@ def test_domain_edges_give_ieee_values_not_errors():
     assert rl.power(zero, -1.0).tolist() == [np.inf]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: _context._compute_in_float32 rounds back to float16 outside the errstate, "
-    "so the overflow warning of the cast escapes (an error under -W error)",
-)
 def test_float16_overflow_gives_inf_not_a_warning():
     assert rl.exp(rl.asarray([20.0], dtype=rl.float16)).tolist() == [np.inf]
 
