@@ -9,10 +9,11 @@
 [2.0, 4.0, 6.0]
 """
 
-from . import _operators, datasets, debugging, dtypes, errors, ops, random
+from . import _operators, config, datasets, debugging, dtypes, errors, graph, ops, random
 from .autodiff.api import grad, value_and_grad
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .device import Device, get_device
+from .graph import Graph, TensorSpec, function
 from .dtypes import (
     bfloat16,
     bool_,

@@ -99,10 +99,33 @@ def _as_input(value):
     if type(value) is Tensor or value is None:
         return value
     if hasattr(value, "_rillet_read"):
-        return value._rillet_read()
+        return read_variable(value)
     if isinstance(value, Tensor):  # a traced tensor or another subclass
         return value
     return Tensor._wrap(_to_array(value))
+
+
+def read_variable(variable):
+    """The variable's value: a tensor in eager code, a graph node while tracing."""
+    tracer = STATE.tracer
+    if tracer is not None:
+        return tracer.read_variable(variable)
+    return variable._rillet_read()
+
+
+def update_variable(variable, value, mode: str):
+    """``variable.assign``/``assign_add``/``assign_sub``: in place now, or as a graph node."""
+    if STATE.tracer is not None:
+        from .ops._registry import REGISTRY
+
+        bind(REGISTRY["assign_variable"], [value], {"variable": variable, "mode": mode})
+        STATE.tracer.forget_variable(variable)
+        return variable
+    try:
+        variable._write(variable._incoming(value, mode), mode)
+    except RilletError as error:
+        raise attach_context(error, None) from None
+    return variable
 
 
 def _tensor_and_scalar(args):

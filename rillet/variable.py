@@ -6,10 +6,11 @@ import sys
 
 import numpy as np
 
+from . import _context
 from . import dtypes as _dtypes
 from .autodiff import tape as _tape
 from .device import CPU
-from .errors import ArgumentError, DTypeError, ShapeError, user_location
+from .errors import ArgumentError, DTypeError, ShapeError
 from .tensor import Tensor, _to_array
 
 
@@ -51,7 +52,7 @@ class Variable:
 
     def value(self) -> Tensor:
         """The current value as a tensor."""
-        return self._rillet_read()
+        return _context.read_variable(self)
 
     read_value = value
 
@@ -80,44 +81,48 @@ class Variable:
 
     def assign(self, value, read_value: bool = True):
         """Set the variable to ``value`` (same shape; cast to the variable's dtype)."""
-        new = self._incoming(value, "assign")
-        if self._exclusive():
-            np.copyto(self._array, new)
-        else:
-            self._replace(np.array(new, copy=True))
-        return self
+        return _context.update_variable(self, value, "assign")
 
     def assign_add(self, delta, read_value: bool = True):
         """Add ``delta`` to the variable."""
-        return self._update(delta, np.add, "assign_add")
+        return _context.update_variable(self, delta, "add")
 
     def assign_sub(self, delta, read_value: bool = True):
         """Subtract ``delta`` from the variable."""
-        return self._update(delta, np.subtract, "assign_sub")
+        return _context.update_variable(self, delta, "sub")
 
-    def _update(self, delta, ufunc, name: str):
-        delta = self._incoming(delta, name)
-        if self._exclusive():
-            ufunc(self._array, delta, out=self._array)
-        else:
-            self._replace(ufunc(self._array, delta))
-        return self
-
-    def _incoming(self, value, name: str) -> np.ndarray:
+    def _incoming(self, value, mode: str) -> np.ndarray:
+        """``value`` as an array of this variable's shape and dtype, or a clear error."""
+        op = _UPDATE_NAMES[mode]
         array = _to_array(value)
         if array.shape != self.shape:
             raise ShapeError(
-                f"{name}: variable '{self.name}' has shape {self.shape}, "
-                f"got a value of shape {array.shape} ({user_location()})"
+                f"variable '{self.name}' has shape {self.shape}, "
+                f"got a value of shape {array.shape}",
+                op=op,
             )
         if array.dtype != self.dtype:
             if _dtypes.is_floating(array.dtype) and not _dtypes.is_floating(self.dtype):
                 raise DTypeError(
-                    f"{name}: variable '{self.name}' has dtype {self.dtype}, "
-                    f"got a value of dtype {array.dtype} ({user_location()})"
+                    f"variable '{self.name}' has dtype {self.dtype}, "
+                    f"got a value of dtype {array.dtype}",
+                    op=op,
                 )
             array = array.astype(self.dtype)
         return array
+
+    def _write(self, array: np.ndarray, mode: str) -> None:
+        """Update the buffer in place when nobody else holds it, else replace it."""
+        ufunc = _UPDATE_UFUNCS[mode]
+        if self._exclusive():
+            if ufunc is None:
+                np.copyto(self._array, array, casting="unsafe")
+            else:
+                ufunc(self._array, array, out=self._array, casting="unsafe")
+        elif ufunc is None:
+            self._replace(np.array(array, dtype=self.dtype, copy=True))
+        else:
+            self._replace(ufunc(self._array, array).astype(self.dtype, copy=False))
 
     def _exclusive(self) -> bool:
         """True when no tensor outside this variable refers to its buffer."""
@@ -156,6 +161,10 @@ class Variable:
 
     def __deepcopy__(self, memo):
         raise ArgumentError("variables cannot be deep-copied; create a new rl.Variable")
+
+
+_UPDATE_NAMES = {"assign": "assign", "add": "assign_add", "sub": "assign_sub"}
+_UPDATE_UFUNCS = {"assign": None, "add": np.add, "sub": np.subtract}
 
 
 def _calibrate() -> tuple[int, int]:

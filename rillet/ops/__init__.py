@@ -13,6 +13,7 @@ from . import (
     reduction,
     shape,
     sorting,
+    state,
 )
 from ._registry import REGISTRY, OpDef, Spec, defop, get_op
 from .activations import *  # noqa: F403

@@ -63,8 +63,10 @@ class OpDef:
         variadic: bool = False,
         promote: bool | tuple[int, ...] = False,
         low_precision: str = "float32",
+        stateful: bool = False,
     ):
         self.name = name or kernel.__name__
+        self.stateful = stateful
         self.kernel = kernel
         self.rule = rule
         self.vjp: Callable | None = None
@@ -173,13 +175,15 @@ def defop(
     variadic: bool = False,
     promote: bool | tuple[int, ...] = False,
     low_precision: str = "float32",
+    stateful: bool = False,
 ) -> Callable[[Callable], OpDef]:
     """Declare an op: decorate its kernel. See the module docstring.
 
     ``promote``: promote these inputs (``True``: all) to one dtype before the rule runs,
     with Python scalars weakly typed. ``low_precision``: ``"float32"`` runs the kernel in
     float32 when an input or output is float16/bfloat16 and casts back; ``"native"`` runs
-    it as it is (for pure data movement).
+    it as it is (for pure data movement). ``stateful``: the op reads or writes state, so
+    graph passes never remove, merge, fold or reorder it.
     """
 
     def register(kernel: Callable) -> OpDef:
@@ -191,6 +195,7 @@ def defop(
             variadic=variadic,
             promote=promote,
             low_precision=low_precision,
+            stateful=stateful,
         )
         if op.name in REGISTRY:
             raise ValueError(f"op {op.name!r} is registered twice")

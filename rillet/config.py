@@ -1,0 +1,27 @@
+"""Global settings."""
+
+from __future__ import annotations
+
+
+class _Config:
+    run_functions_eagerly = False
+
+
+_CONFIG = _Config()
+
+
+def run_functions_eagerly(run_eagerly: bool) -> None:
+    """Make every ``rl.function`` run its Python function eagerly (for debugging).
+
+    >>> import rillet as rl
+    >>> rl.config.run_functions_eagerly(True)
+    >>> rl.config.functions_run_eagerly()
+    True
+    >>> rl.config.run_functions_eagerly(False)
+    """
+    _CONFIG.run_functions_eagerly = bool(run_eagerly)
+
+
+def functions_run_eagerly() -> bool:
+    """Whether :func:`run_functions_eagerly` is on."""
+    return _CONFIG.run_functions_eagerly

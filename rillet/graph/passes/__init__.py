@@ -1,0 +1,43 @@
+"""Graph passes: each a small ``Graph -> Graph`` function in its own module.
+
+``optimize`` runs the standard pipeline that ``rl.function`` applies to every traced graph.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..ir import Graph
+
+# The pipeline, in order: (module, function). Each pass returns a graph ``verify`` accepts.
+PIPELINE_SPEC = [
+    ("prune", "prune"),
+    ("simplify", "simplify"),
+    ("constant_fold", "fold_constants"),
+    ("cse", "eliminate_common_subexpressions"),
+    ("prune", "prune"),
+    ("fuse_elementwise", "fuse_elementwise"),
+]
+
+
+def _load_pipeline() -> list:
+    passes = []
+    for module, name in PIPELINE_SPEC:
+        try:
+            passes.append((name, getattr(importlib.import_module(f"{__name__}.{module}"), name)))
+        except ModuleNotFoundError:
+            continue
+    return passes
+
+
+def optimize(graph: Graph, memory_budget: int | None = None) -> Graph:
+    """Run every pass of the pipeline on a copy of ``graph`` (then rematerialize to fit
+    ``memory_budget`` bytes, when given)."""
+    graph = graph.copy()
+    for _, graph_pass in _load_pipeline():
+        graph = graph_pass(graph)
+    if memory_budget is not None:
+        from .remat import rematerialize
+
+        graph = rematerialize(graph, memory_budget)
+    return graph
