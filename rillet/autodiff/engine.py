@@ -60,14 +60,15 @@ def _accumulate(grads: dict, tensor, g) -> None:
 def fit_gradient(g, x):
     """Sum a broadcast gradient back to ``x``'s shape and cast it to ``x``'s dtype."""
     if g.shape != x.shape:
-        g = unbroadcast(g, x.shape)
+        g = unbroadcast(g, x)
     if g.dtype != x.dtype:
         g = REGISTRY["cast"](g, dtype=x.dtype)
     return g
 
 
-def unbroadcast(g, shape: tuple):
-    """Sum ``g`` over the axes along which ``shape`` was broadcast to ``g.shape``."""
+def unbroadcast(g, x):
+    """Sum ``g`` over the axes along which ``x`` was broadcast to ``g.shape``."""
+    shape = tuple(x.shape)
     lead = len(g.shape) - len(shape)
     if lead < 0:
         raise GradientError(f"gradient of shape {g.shape} cannot fit an input of shape {shape}")
@@ -77,6 +78,8 @@ def unbroadcast(g, shape: tuple):
     if axes:
         g = REGISTRY["sum"](g, axis=axes, keepdims=True)
     if g.shape != shape:
+        if None in shape:
+            return REGISTRY["reshape_like"](g, x)  # sizes known only at run time
         g = REGISTRY["reshape"](g, shape=shape)
     return g
 

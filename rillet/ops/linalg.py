@@ -54,10 +54,12 @@ def _matmul_vjp(g, y, a, b):
     # Treat 1-D operands as matrices (a row, b a column), as the forward pass does.
     a2 = reshape(a, shape=(1,) + a.shape) if a.ndim == 1 else a
     b2 = reshape(b, shape=b.shape + (1,)) if b.ndim == 1 else b
-    g_shape = g.shape + (1,) * (b.ndim == 1)
-    if a.ndim == 1:
-        g_shape = g_shape[:-1] + (1,) + g_shape[-1:]
-    g2 = reshape(g, shape=g_shape)
+    g2 = g
+    if a.ndim == 1 or b.ndim == 1:
+        g_shape = g.shape + (1,) * (b.ndim == 1)
+        if a.ndim == 1:
+            g_shape = g_shape[:-1] + (1,) + g_shape[-1:]
+        g2 = reshape(g, shape=g_shape)
     g_a = matmul(g2, matrix_transpose(b2))
     g_b = matmul(matrix_transpose(a2), g2)
     if a.ndim == 1:

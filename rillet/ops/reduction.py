@@ -66,20 +66,21 @@ def sum(xp, x, *, axis=None, keepdims=False, out=None):
 
 
 def expand_reduced(g, x_shape: tuple, axis, keepdims: bool):
-    """Reshape a reduction's gradient ``g`` so that it broadcasts against the input."""
-    from .shape import reshape
+    """Give a reduction's gradient ``g`` back its reduced axes (size 1), so that it
+    broadcasts against the input (static axes only: sizes may be unknown while tracing)."""
+    from .shape import expand_dims
 
     if keepdims:
         return g
     axes = rules.normalize_axes(axis, len(x_shape))
-    return reshape(g, shape=rules.reduced_shape(x_shape, axes, keepdims=True))
+    return expand_dims(g, axis=axes) if axes else g
 
 
 @sum.defvjp
 def _sum_vjp(g, y, x, *, axis, keepdims):
-    from .shape import broadcast_to
+    from .shape import broadcast_like
 
-    return (broadcast_to(expand_reduced(g, x.shape, axis, keepdims), shape=x.shape),)
+    return (broadcast_like(expand_reduced(g, x.shape, axis, keepdims), x),)
 
 
 # --- mean, prod --------------------------------------------------------------------------
@@ -99,10 +100,15 @@ def mean(xp, x, *, axis=None, keepdims=False, out=None):
 
 @mean.defvjp
 def _mean_vjp(g, y, x, *, axis, keepdims):
-    from .shape import broadcast_to
+    from .creation import ones_like
+    from .shape import broadcast_like
 
-    scale = 1.0 / builtins.max(_count(x.shape, axis), 1)
-    return (broadcast_to(expand_reduced(g, x.shape, axis, keepdims) * scale, shape=x.shape),)
+    axes = rules.normalize_axes(axis, x.ndim)
+    if builtins.any(x.shape[a] is None for a in axes):  # count the reduced elements at run time
+        scale = 1.0 / sum(ones_like(x), axis=axes, keepdims=True)
+    else:
+        scale = 1.0 / builtins.max(_count(x.shape, axis), 1)
+    return (broadcast_like(expand_reduced(g, x.shape, axis, keepdims) * scale, x),)
 
 
 @defop(rule=_sum_rule)

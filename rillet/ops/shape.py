@@ -136,6 +136,40 @@ def _broadcast_to_vjp(g, y, x, *, shape):
     return (g,)  # the engine sums g back to x's shape
 
 
+def _like_rule(x, like):
+    return Spec(tuple(like.shape), x.dtype)
+
+
+@defop(rule=_like_rule, low_precision="native")
+def broadcast_like(xp, x, like, *, out=None):
+    """``x`` broadcast to ``like``'s shape, read at run time (for gradients of graphs whose
+    sizes are unknown while tracing)."""
+    return xp.broadcast_to(x, like.shape)
+
+
+@broadcast_like.defvjp
+def _broadcast_like_vjp(g, y, x, like):
+    return (g, None)  # the engine sums g back to x's shape
+
+
+def _reshape_like_rule(x, like):
+    if None not in tuple(x.shape) + tuple(like.shape):
+        if math.prod(x.shape) != math.prod(like.shape):
+            raise ShapeError(f"cannot reshape x{rules.fmt(x.shape)} like {rules.fmt(like.shape)}")
+    return Spec(tuple(like.shape), x.dtype)
+
+
+@defop(rule=_reshape_like_rule, low_precision="native")
+def reshape_like(xp, x, like, *, out=None):
+    """``x`` reshaped to ``like``'s shape, read at run time."""
+    return xp.reshape(x, like.shape)
+
+
+@reshape_like.defvjp
+def _reshape_like_vjp(g, y, x, like):
+    return (reshape_like(g, x), None)
+
+
 def _cast_rule(x, *, dtype):
     return Spec(tuple(x.shape), _dtypes.as_dtype(dtype))
 
@@ -194,6 +228,10 @@ def _squeezed_shape(shape: tuple, axis) -> tuple:
 
 
 def _squeeze_rule(x, *, axis=None):
+    if axis is None and None in tuple(x.shape):
+        raise ShapeError(
+            f"squeeze of x{rules.fmt(x.shape)} with unknown sizes needs an explicit axis"
+        )
     return Spec(_squeezed_shape(tuple(x.shape), axis), x.dtype)
 
 

@@ -243,3 +243,29 @@ OPS = [
 
 def _sizes(sizes, n):
     return [n - sum(s for s in sizes if s != -1) if s == -1 else s for s in sizes]
+
+
+def _like_samples(x_shape, like_shape):
+    def samples(rng, dtype):
+        like = randn(rng, like_shape, dtype)
+        return [Sample((randn(rng, x_shape, dtype), like), grad_args=(0,))]
+
+    return samples
+
+
+OPS += [
+    OpInfo(
+        "broadcast_like",
+        shape_ops.broadcast_like,
+        lambda x, like: np.broadcast_to(x, like.shape),
+        _like_samples((3, 1), (2, 3, 4)),
+        grad2=True,
+    ),
+    OpInfo(
+        "reshape_like",
+        shape_ops.reshape_like,
+        lambda x, like: np.reshape(x, like.shape),
+        _like_samples((2, 6), (3, 4)),
+        grad2=True,
+    ),
+]
