@@ -5,15 +5,25 @@ key names). The functions here only choose the key:
 
 * ``stateless_*(..., seed=(a, b))`` use the key of the seed pair ``(a, b)``: the same
   numbers every time, as TF's ``tf.random.stateless_*``.
-* The stateful functions (``normal``, ``uniform``, ...) take the next seed pair from the
-  global stream. After ``set_seed(s)``, the ``i``-th draw (counting from 0) without an op
-  seed uses the seed pair ``(s, i)``: it equals ``stateless_*(..., seed=(s, i))``.
+* The stateful functions (``normal``, ``uniform``, ..., and ``rl.dropout``) take the next
+  seed pair from the global stream. After ``set_seed(s)``, the ``i``-th draw (counting from
+  0) without an op seed uses the seed pair ``(s, i)``: it equals
+  ``stateless_*(..., seed=(s, i))``.
 * An op seed ``seed=o`` combines with the global seed as in TF: the ``n``-th draw with op
   seed ``o`` since ``set_seed(s)`` uses the seed pair ``(fold_seeds(s, o), n)`` (a Philox
   hash of the two seeds; see ``rillet.ops.random.fold_seeds``), so it neither shifts nor is
   shifted by the draws without an op seed. If ``set_seed`` was never called, ``s`` is TF's
   default 87654321 here, so op-seeded programs are reproducible anyway.
 * Without ``set_seed``, the global seed is drawn from the OS once per process.
+
+The same holds inside ``rl.function``: the stream's counters are hidden non-trainable
+variables (``rillet.ops.random.GLOBAL_STREAM``) that a traced function reads and advances
+with graph nodes. Eager draws and the draws of compiled functions count together, in the
+order they run; each run of a compiled function takes the next seed pairs, in the order its
+draws appear in the traced program (so every call draws new numbers), and tracing itself
+draws nothing. Hence ``set_seed(s)`` followed by the same sequence of calls gives the same
+numbers whether the functions run eagerly or compiled. ``Generator`` keeps its own counter
+in a variable the same way.
 
 Seeds are ints, taken modulo 2**64.
 
@@ -24,6 +34,10 @@ Seeds are ints, taken modulo 2**64.
 >>> a = rl.random.normal((2,))
 >>> b = rl.random.stateless_normal((2,), seed=(7, 0))
 >>> a.numpy().tolist() == b.numpy().tolist()
+True
+>>> draw = rl.function(lambda: rl.random.uniform((2,)))
+>>> first, second = draw(), draw()  # the draws number 1 and 2 since set_seed(7)
+>>> second.numpy().tolist() == rl.random.stateless_uniform((2,), seed=(7, 2)).numpy().tolist()
 True
 >>> rl.random.set_seed(None)  # back to a seed from the OS
 """
@@ -234,7 +248,8 @@ class Generator:
 
     def __init__(self, seed: int | None = None):
         with _ops.errors_named("random.Generator"):
-            self._stream = _ops.SeedStream(None if seed is None else _ops.seed_int(seed))
+            seed = None if seed is None else _ops.seed_int(seed)
+            self._stream = _ops.SeedStream(seed, name="generator_state")
 
     @classmethod
     def from_seed(cls, seed: int) -> Generator:
@@ -250,10 +265,12 @@ class Generator:
         return cls(None)
 
     def _key(self) -> Tensor:
-        return _ops.key_from_seed(self._stream.next_pair())
+        return self._stream.next_key()
 
     def split(self, count: int = 1) -> list[Generator]:
-        """``count`` new generators, each seeded by hashing this one's next seed pair."""
+        """``count`` new generators, each seeded by hashing this one's next seed pair.
+
+        Splitting is Python work: inside ``rl.function`` it happens once, while tracing."""
         return [Generator(_ops.fold_seeds(*self._stream.next_pair())) for _ in range(count)]
 
     def normal(self, shape, mean=0.0, stddev=1.0, dtype=_dtypes.float32) -> Tensor:

@@ -122,7 +122,7 @@ class Variable:
         elif ufunc is None:
             self._replace(np.array(array, dtype=self.dtype, copy=True))
         else:
-            self._replace(ufunc(self._array, array).astype(self.dtype, copy=False))
+            self._replace(np.asarray(ufunc(self._array, array), dtype=self.dtype))
 
     def _exclusive(self) -> bool:
         """True when no tensor outside this variable refers to its buffer."""

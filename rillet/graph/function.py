@@ -28,14 +28,13 @@ tracing with factor 3.0
 from __future__ import annotations
 
 import functools
-import types
 import warnings
 
 import numpy as np
 
 from .. import config as _config
 from .. import dtypes as _dtypes
-from ..errors import ArgumentError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops._rules import fmt
 from ..tensor import Tensor
 from .executors.interpreter import Interpreter
@@ -243,7 +242,7 @@ class Function:
         return concrete(leaves)
 
     def __get__(self, instance, owner=None):
-        return self if instance is None else types.MethodType(self, instance)
+        return self if instance is None else BoundFunction(self, instance)
 
     def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
         """The traced function for these arguments (tracing it if needed)."""
@@ -283,6 +282,11 @@ class Function:
                     f"incompatible with {spec}",
                     op="function",
                 )
+            if leaf.dtype != spec.dtype:  # no silent cast: eager code would keep the dtype
+                raise DTypeError(
+                    f"{self._name}: argument {i} has dtype {leaf.dtype}, incompatible with {spec}",
+                    op="function",
+                )
         return [(spec.shape, spec.dtype) for spec in self._signature]
 
     def _trace(self, args, kwargs, specs) -> ConcreteFunction:
@@ -306,6 +310,30 @@ class Function:
             optimize_graph=self._optimize,
             executor=self._executor,
         )
+
+
+class BoundFunction:
+    """A :class:`Function` decorating a method, bound to one instance (``obj.method``).
+
+    The instance is the first argument of every call, so each instance gets its own
+    traces (its variables are captured by reference, like any other object's).
+    """
+
+    def __init__(self, function: Function, instance):
+        self._function, self._instance = function, instance
+        functools.update_wrapper(self, function._fn)
+
+    def __call__(self, *args, **kwargs):
+        return self._function(self._instance, *args, **kwargs)
+
+    def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
+        return self._function.get_concrete_function(self._instance, *args, **kwargs)
+
+    def get_graph(self, *args, **kwargs) -> Graph:
+        return self._function.get_graph(self._instance, *args, **kwargs)
+
+    def experimental_get_tracing_count(self) -> int:
+        return self._function.experimental_get_tracing_count()
 
 
 def function(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -54,19 +55,26 @@ def to_text(graph: Graph) -> str:
     return "\n".join(lines)
 
 
+def _quoted(text: str) -> str:
+    """A DOT identifier in double quotes (quotes and backslashes escaped)."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def to_dot(graph: Graph) -> str:
     """The graph in Graphviz DOT: one box per node, edges labelled with shapes."""
-    lines = [f'digraph "{graph.name}" {{', "  node [shape=box, fontname=Helvetica];"]
+    lines = [f"digraph {_quoted(graph.name)} {{", "  node [shape=box, fontname=Helvetica];"]
     for node in graph.nodes:
         style = ", style=filled, fillcolor=lightgrey" if node.op in (PLACEHOLDER, CONSTANT) else ""
-        lines.append(f'  "{node.name}" [label="{node.op}"{style}];')
+        lines.append(f"  {_quoted(node.name)} [label={_quoted(node.op)}{style}];")
         for value in node.inputs:
             if value is not None:
-                label = f"{value.dtype.name}{fmt(value.shape)}"
-                lines.append(f'  "{value.node.name}" -> "{node.name}" [label="{label}"];')
+                label = _quoted(f"{value.dtype.name}{fmt(value.shape)}")
+                lines.append(
+                    f"  {_quoted(value.node.name)} -> {_quoted(node.name)} [label={label}];"
+                )
     for i, value in enumerate(graph.outputs):
         lines.append(f'  "output {i}" [shape=oval];')
-        lines.append(f'  "{value.node.name}" -> "output {i}";')
+        lines.append(f'  {_quoted(value.node.name)} -> "output {i}";')
     lines.append("}")
     return "\n".join(lines)
 
@@ -97,6 +105,8 @@ def _encode(value, arrays: dict, variables: list):
         }
     if value is Ellipsis:
         return {"__ellipsis__": True}
+    if isinstance(value, Graph):  # a control-flow body: its arrays and variables are shared
+        return {"__graph__": to_json(value, arrays, variables)}
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, arrays, variables) for v in value]}
     if isinstance(value, list):
@@ -130,6 +140,8 @@ def _decode(value, arrays, variables):
         return slice(*(_decode(v, arrays, variables) for v in value["__slice__"]))
     if "__ellipsis__" in value:
         return Ellipsis
+    if "__graph__" in value:
+        return from_json(value["__graph__"], arrays, variables)
     if "__tuple__" in value:
         return tuple(_decode(v, arrays, variables) for v in value["__tuple__"])
     if "__dict__" in value:
@@ -169,26 +181,46 @@ def to_json(graph: Graph, arrays: dict | None = None, variables: list | None = N
     }
 
 
+def _dtype_named(name) -> np.dtype:
+    """A value's dtype from its name: rillet's dtypes, and the uint32 of random keys."""
+    if name == "uint32":
+        return np.dtype(np.uint32)
+    return _dtypes.as_dtype(name)
+
+
+def _ref(ref, built: list, what: str):
+    """The value ``[node, output]`` refers to; only nodes built so far can be read."""
+    if not (isinstance(ref, list) and len(ref) == 2 and all(type(i) is int for i in ref)):
+        raise GraphFormatError(f"{what}: {ref!r} is not a reference [node, output]")
+    node, index = ref
+    if not (0 <= node < len(built) and 0 <= index < len(built[node].outputs)):
+        raise GraphFormatError(f"{what}: {ref!r} refers to no earlier node's output")
+    return built[node].outputs[index]
+
+
+def _node_from_json(graph: Graph, record: dict, built: list, arrays: dict, variables: list):
+    op = record["op"]
+    if op not in REGISTRY and op not in (PLACEHOLDER, CONSTANT):
+        raise GraphFormatError(f"node {record['name']} uses unknown op {op!r}")
+    what = f"node {record['name']} ({op})"
+    inputs = [None if r is None else _ref(r, built, what) for r in record["inputs"]]
+    attrs = {k: _decode(v, arrays, variables) for k, v in record["attrs"].items()}
+    specs = [Spec(tuple(o["shape"]), _dtype_named(o["dtype"])) for o in record["outputs"]]
+    node = graph.add_node(op, inputs, attrs, specs)
+    node.name = record["name"]
+    return node
+
+
 def from_json(data: dict, arrays: dict, variables: list) -> Graph:
     """Rebuild a graph from :func:`to_json`'s dict, its arrays and its variables."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GraphFormatError(f"not a rillet graph (expected format {FORMAT!r})")
     graph = Graph(data["name"])
-    built = []
+    built: list = []
     for record in data["nodes"]:
-        op = record["op"]
-        if op not in REGISTRY and op not in (PLACEHOLDER, CONSTANT):
-            raise GraphFormatError(f"node {record['name']} uses unknown op {op!r}")
-        inputs = [
-            None if ref is None else built[ref[0]].outputs[ref[1]] for ref in record["inputs"]
-        ]
-        attrs = {k: _decode(v, arrays, variables) for k, v in record["attrs"].items()}
-        specs = [Spec(tuple(o["shape"]), _dtypes.as_dtype(o["dtype"])) for o in record["outputs"]]
-        node = graph.add_node(op, inputs, attrs, specs)
-        node.name = record["name"]
-        built.append(node)
-    graph.inputs = [built[n].outputs[i] for n, i in data["inputs"]]
-    graph.outputs = [built[n].outputs[i] for n, i in data["outputs"]]
+        built.append(_node_from_json(graph, record, built, arrays, variables))
+    graph.inputs = [_ref(r, built, "graph input") for r in data["inputs"]]
+    graph.outputs = [_ref(r, built, "graph output") for r in data["outputs"]]
     return graph
 
 
@@ -207,25 +239,52 @@ def save(graph: Graph, path: str) -> None:
     _atomic_write(path, lambda f: f.write(json.dumps(data, indent=1).encode()))
 
 
-def load(path: str) -> Graph:
-    """Load a graph written by :func:`save`, with new variables holding the saved values."""
-    from ..variable import Variable
+# What reading or decoding a damaged file can raise, besides rillet's own errors.
+_DAMAGE = (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, EOFError)
 
+
+def load(path: str) -> Graph:
+    """Load a graph written by :func:`save`, with new variables holding the saved values.
+
+    A missing, truncated, corrupted or foreign file raises :class:`GraphFormatError` naming
+    it. Nothing in the files is executed: the arrays are read with ``allow_pickle=False``,
+    and the rebuilt graph must pass ``rillet.graph.verify``.
+    """
+    data, arrays = _read(path)
+    try:
+        return _build(data, arrays)
+    except GraphFormatError as exc:
+        raise GraphFormatError(f"graph {path!r} is corrupted: {exc}") from None
+    except (RilletError, *_DAMAGE) as exc:
+        raise GraphFormatError(
+            f"graph {path!r} is corrupted: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _read(path: str) -> tuple[dict, dict]:
+    """The JSON structure of ``path`` and the arrays of ``path + ".npz"``."""
     try:
         with open(path, "rb") as f:
             data = json.loads(f.read().decode())
-        with np.load(path + ".npz", allow_pickle=False) as npz:
+        # Open the file here: np.load leaves its own handle open when the zip is damaged.
+        with open(path + ".npz", "rb") as f, np.load(f, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, KeyError) as exc:
+    except (*_DAMAGE, zipfile.BadZipFile) as exc:
         raise GraphFormatError(f"cannot read graph {path!r}: {exc}") from None
-    try:
-        variables = [
-            Variable(arrays[f"variable{i}"], trainable=v["trainable"], name=v["name"])
-            for i, v in enumerate(data["variables"])
-        ]
-        return from_json(data, arrays, variables)
-    except (KeyError, TypeError, IndexError) as exc:
-        raise GraphFormatError(f"graph {path!r} is corrupted: missing {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise GraphFormatError(f"{path!r} is not a rillet graph (expected format {FORMAT!r})")
+    return data, arrays
+
+
+def _build(data: dict, arrays: dict) -> Graph:
+    from ..variable import Variable
+    from .verify import verify
+
+    variables = [
+        Variable(arrays[f"variable{i}"], trainable=v["trainable"], name=v["name"])
+        for i, v in enumerate(data["variables"])
+    ]
+    return verify(from_json(data, arrays, variables))
 
 
 def _atomic_write(path: str, write) -> None:

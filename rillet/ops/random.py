@@ -11,6 +11,10 @@ words ``4b .. 4b+3``. An op reads the words it needs from word 0 on, in row-majo
 its output. A stateless seed pair ``(a, b)`` (64-bit each) is the key
 ``[a mod 2**32, a // 2**32, b mod 2**32, b // 2**32]``: distinct seeds never share a stream.
 
+Stateful draws (``rl.random.normal``, ``rl.dropout``, ...) take their keys from a
+:class:`SeedStream`: variables holding a seed pair, read by the ``stream_key`` op and advanced
+with ``assign_add``, so that compiled functions draw new numbers on every run.
+
 Floats are built from the top bits of a word, so they are exact multiples of a power of two:
 a uniform in [0, 1) has as many bits as the dtype's significand (8 for bfloat16, 11 for
 float16, 24 for float32, 53 for float64, the last from two words). Arithmetic that follows
@@ -515,39 +519,105 @@ def fold_seeds(a: int, b: int) -> int:
     return int(words[0]) | int(words[1]) << 32
 
 
+# --- the state of stateful draws: variables, so that graphs read and advance them ---------------
+
+
+def _stream_key_rule(state):
+    if state.dtype != _dtypes.int64:
+        raise DTypeError(f"state has dtype {state.dtype}, expected int64 (a seed pair)")
+    if tuple(state.shape) not in ((2,), (None,)):
+        raise ShapeError(f"state must have shape (2,) (a seed pair), got {rules.fmt(state.shape)}")
+    return Spec((4,), np.dtype(np.uint32))
+
+
+@defop(rule=_stream_key_rule, differentiable=False, low_precision="native")
+def stream_key(xp, state, *, out=None):
+    """The key of the seed pair ``(a, b)`` held as the 64-bit words of ``state`` (int64,
+    shape (2,)): ``[a mod 2**32, a // 2**32, b mod 2**32, b // 2**32]``, as ``key_from_seed``."""
+    words = state.astype(xp.uint64)  # int64 -> uint64 keeps the 64 bits
+    low = (words & xp.uint64(_MASK32)).astype(xp.uint32)
+    high = (words >> xp.uint64(32)).astype(xp.uint32)
+    return _into(xp, xp.stack([low, high], axis=-1).reshape(4), out)
+
+
+def _state_words(a: int, b: int) -> np.ndarray:
+    """The seed pair ``(a, b)`` (each below 2**64) as the bits of two int64 words."""
+    return np.array([a, b], dtype=np.uint64).view(np.int64)
+
+
+def _set_state(variable, a: int, b: int) -> None:
+    # Written at once, even while a function traces: seeding is a Python side effect.
+    variable._write(_state_words(a, b), "assign")
+
+
+_ADVANCE = Tensor._wrap(np.array([0, 1], dtype=np.int64))  # one constant per traced graph
+
+
 class SeedStream:
-    """Seed pairs for stateful draws: a seed and a call counter (and one per op seed).
+    """Seed pairs for stateful draws, held in non-trainable int64 variables ``[a, b]``.
 
     The ``i``-th draw without an op seed uses the seed pair ``(seed, i)``. The ``n``-th draw
     with op seed ``o`` uses ``(fold_seeds(seed, o), n)``, where ``seed`` is
     ``DEFAULT_GLOBAL_SEED`` if the stream was made without one (as TF does), so op-seeded
     draws are reproducible even then. Without a seed, the stream's seed is drawn from the OS.
+
+    A draw reads the state variable, makes its key with the ``stream_key`` op and adds
+    ``[0, 1]`` to the variable. Eagerly that happens at once; inside ``rl.function`` the same
+    calls become graph nodes, so every run of the graph takes the next pairs, and eager and
+    compiled draws count together, in the order they run.
     """
 
-    def __init__(self, seed: int | None = None):
+    def __init__(self, seed: int | None = None, name: str = "random_state"):
+        from ..variable import Variable  # variables sit above the op library
+
         self._lock = threading.Lock()
+        self._name = name
+        self.state = Variable(np.zeros(2, np.int64), trainable=False, name=name)
+        self._op_states: dict = {}  # op seed -> its state variable, made on first use
         self.reset(seed)
 
     def reset(self, seed: int | None) -> None:
+        """Start again from ``seed`` (from the OS if None); every counter goes back to 0."""
         with self._lock:
             self.seeded = seed is not None
             self.seed = seed_int(seed) if self.seeded else _entropy()
-            self.count = 0
-            self.op_counts: dict[int, int] = {}
+            _set_state(self.state, self.seed, 0)
+            for op_seed, variable in self._op_states.items():
+                _set_state(variable, self._op_base(op_seed), 0)
 
-    def next_pair(self, op_seed: int | None = None) -> tuple[int, int]:
-        with self._lock:
-            if op_seed is None:
-                self.count += 1
-                return self.seed, self.count - 1
-            base = self.seed if self.seeded else DEFAULT_GLOBAL_SEED
-            n = self.op_counts.get(op_seed, 0)
-            self.op_counts[op_seed] = n + 1
-            return fold_seeds(base, op_seed), n
+    def _op_base(self, op_seed: int) -> int:
+        return fold_seeds(self.seed if self.seeded else DEFAULT_GLOBAL_SEED, op_seed)
+
+    def _state_of(self, op_seed: int | None):
+        if op_seed is None:
+            return self.state
+        variable = self._op_states.get(op_seed)
+        if variable is None:
+            from ..variable import Variable
+
+            words, name = _state_words(self._op_base(op_seed), 0), f"{self._name}_op{op_seed}"
+            variable = Variable(words, trainable=False, name=name)
+            self._op_states[op_seed] = variable
+        return variable
 
     def next_key(self, op_seed=None) -> Tensor:
+        """The key of the next seed pair, advancing the state (now, or as graph nodes)."""
         op_seed = None if op_seed is None else seed_int(op_seed)
-        return key_from_seed(self.next_pair(op_seed))
+        with self._lock:
+            state = self._state_of(op_seed)
+            key = stream_key(state)
+            state.assign_add(_ADVANCE)
+        return key
+
+    def next_pair(self, op_seed: int | None = None) -> tuple[int, int]:
+        """The next seed pair as Python ints, advancing the state at once (also while a
+        function traces: then it is a trace-time side effect, like ``Generator.split``)."""
+        op_seed = None if op_seed is None else seed_int(op_seed)
+        with self._lock:
+            state = self._state_of(op_seed)
+            a, b = (int(w) for w in state._array.view(np.uint64))
+            _set_state(state, a, (b + 1) & _MASK64)
+        return a, b
 
 
 def _entropy() -> int:

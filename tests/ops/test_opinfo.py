@@ -116,3 +116,35 @@ def test_every_registered_op_has_a_table_row():
     covered = {r.name for r in ROWS}
     untested = sorted(set(rl.ops.REGISTRY) - covered - set(all_untabled()))
     assert not untested, f"ops without an OpInfo row: {untested}"
+
+
+# -- eager == traced == compiled ------------------------------------------------------------
+
+
+def _traced_dtype(row) -> np.dtype:
+    """float32 when the row takes it (one dtype keeps the check fast), else its first dtype."""
+    row_dtypes = [np.dtype(d) for d in row.dtypes]
+    return dtypes.float32 if dtypes.float32 in row_dtypes else row_dtypes[0]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=_ids(ROWS))
+def test_traced_compiled_matches_eager(row):
+    """The first sample through rl.function (all passes, compiled executor) equals eager:
+    exactly, or within the row's tolerance for floats. Array arguments become graph
+    inputs; the other arguments are Python constants of the trace. A row that cannot run
+    as a graph says why in ``skips["traced"]``."""
+    _skip(row, "traced")
+    dtype = _traced_dtype(row)
+    sample = row.samples(np.random.default_rng(3), dtype)[0]
+    args = _tensors(sample.args)
+    expected = _as_list(row.op(*args, **sample.kwargs))
+    traced = rl.function(lambda *a, **k: row.op(*a, **k), executor="compiled")
+    got = _as_list(traced(*args, **sample.kwargs))
+    assert traced.experimental_get_tracing_count() == 1
+    assert len(got) == len(expected), f"{row.name}: {len(got)} outputs traced"
+    rtol, atol = row.tol(dtype) if dtypes.is_floating(dtype) else (0.0, 0.0)
+    for g, e in zip(got, expected):
+        assert (g.shape, g.dtype) == (e.shape, e.dtype), f"{row.name}: {g.shape} {g.dtype}"
+        np.testing.assert_allclose(
+            np.asarray(g), np.asarray(e), rtol=rtol, atol=atol, err_msg=row.name
+        )

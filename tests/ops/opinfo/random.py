@@ -85,7 +85,25 @@ def _mask_samples(rng, dtype):
     ]
 
 
+def _stream_key_ref(state):
+    """A state holds the seed pair's two 64-bit words as int64 bits: its key is theirs."""
+    return np.array(key_words([int(w) % 2**64 for w in state]), dtype=np.uint32)
+
+
+def _stream_key_samples(rng, dtype):
+    pairs = [(0, 0), (5, 11), (2**64 - 1, 2**63 + 7), (123456789 * 2**32 + 3, 2**32)]
+    return [Sample((np.array([a, b], dtype=np.uint64).astype(np.int64),)) for a, b in pairs]
+
+
 OPS = [
+    OpInfo(
+        "stream_key",
+        random_ops.stream_key,
+        _stream_key_ref,
+        _stream_key_samples,
+        dtypes=(np.int64,),
+        grad=False,
+    ),
     OpInfo(
         "stateless_dropout",
         random_ops.stateless_dropout,
