@@ -118,15 +118,20 @@ class Tracer:
             return None
         if isinstance(tensor, TracedTensor):
             if tensor._tracer is not self:
-                raise TracingError(
-                    f"{tensor} belongs to another traced function (or escaped from one)"
-                )
+                return self.capture(tensor)
             return tensor._graph_value
         entry = self._constants.get(id(tensor))
         if entry is None:
             entry = (tensor, self.graph.add_constant(tensor._value))
             self._constants[id(tensor)] = entry
         return entry[1]
+
+    def capture(self, tensor: TracedTensor) -> Value:
+        """The value standing for ``tensor`` of another tracer. A top-level trace has none
+        (the tensor escaped from another function); the sub-graph tracer of control flow
+        (``rillet.graph.subgraph``) overrides this to capture values of the enclosing trace
+        as extra sub-graph inputs."""
+        raise TracingError(f"{tensor} belongs to another traced function (or escaped from one)")
 
     def read_variable(self, variable) -> TracedTensor:
         """A read of ``variable``, shared until the traced program assigns to it."""
@@ -157,6 +162,19 @@ class tracing:
         _context.STATE.tracer = self.tracer
         _tape.STATE.tapes = []
         return self.tracer
+
+    def __exit__(self, *exc) -> None:
+        _context.STATE.tracer, _tape.STATE.tapes = self._previous
+
+
+class init_scope:
+    """Run eagerly even while tracing: for creating variables and their initial values
+    (a layer built for the first time inside ``rl.function``)."""
+
+    def __enter__(self):
+        self._previous = (_context.STATE.tracer, _tape.STATE.tapes)
+        _context.STATE.tracer = None
+        _tape.STATE.tapes = []
 
     def __exit__(self, *exc) -> None:
         _context.STATE.tracer, _tape.STATE.tapes = self._previous

@@ -124,7 +124,12 @@ class OpDef:
             if not args:
                 raise ArgumentTypeError("expected a sequence of tensors", op=self.name)
             first = args[0]
-            inputs = list(first) if isinstance(first, (list, tuple)) else [first]
+            if not isinstance(first, (list, tuple)):
+                raise ArgumentTypeError(
+                    f"takes a list of tensors as its first argument, got {type(first).__name__}",
+                    op=self.name,
+                )
+            inputs = list(first)
             extra = args[1:]
         else:
             inputs = list(args[: self.n_inputs])
