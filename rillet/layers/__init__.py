@@ -1,11 +1,26 @@
 """Keras-style layers. Each module lists its layers in ``__all__``."""
 
-from . import core, masking, merging, preprocessing, regularization
+from . import (
+    convolutional,
+    core,
+    masking,
+    merging,
+    normalization,
+    pooling,
+    preprocessing,
+    regularization,
+    reshaping,
+)
+from .convolutional import *  # noqa: F403
 from .core import *  # noqa: F403
 from .layer import Layer, clear_session
 from .merging import *  # noqa: F403
+from .normalization import *  # noqa: F403
+from .pooling import *  # noqa: F403
 from .preprocessing import *  # noqa: F403
 from .regularization import *  # noqa: F403
+from .reshaping import *  # noqa: F403
 
 __all__ = ["Layer", "clear_session", "masking"]
 __all__ += core.__all__ + merging.__all__ + preprocessing.__all__ + regularization.__all__
+__all__ += convolutional.__all__ + normalization.__all__ + pooling.__all__ + reshaping.__all__
