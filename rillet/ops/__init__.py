@@ -2,6 +2,7 @@
 
 from . import (
     activations,
+    control,
     conv,
     creation,
     elementwise,
@@ -17,6 +18,7 @@ from . import (
 )
 from ._registry import REGISTRY, OpDef, Spec, defop, get_op
 from .activations import *  # noqa: F403
+from .control import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
@@ -42,5 +44,6 @@ FAMILIES = (
     pooling,
     conv,
     random,
+    control,
 )
 __all__ = [name for family in FAMILIES for name in family.__all__]
