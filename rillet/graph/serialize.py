@@ -19,6 +19,7 @@ from .. import dtypes as _dtypes
 from ..errors import ArgumentError, RilletError
 from ..ops._registry import REGISTRY, Spec
 from ..ops._rules import fmt
+from ..ops.indexing import Slice
 from .ir import CONSTANT, PLACEHOLDER, Graph
 
 FORMAT = "rillet.graph/1"
@@ -107,6 +108,8 @@ def _encode(value, arrays: dict, variables: list):
         return {"__ellipsis__": True}
     if isinstance(value, Graph):  # a control-flow body: its arrays and variables are shared
         return {"__graph__": to_json(value, arrays, variables)}
+    if isinstance(value, Slice):  # a getitem key's slice: a named tuple of its own
+        return {"__Slice__": list(value)}
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, arrays, variables) for v in value]}
     if isinstance(value, list):
@@ -142,6 +145,8 @@ def _decode(value, arrays, variables):
         return Ellipsis
     if "__graph__" in value:
         return from_json(value["__graph__"], arrays, variables)
+    if "__Slice__" in value:
+        return Slice(*value["__Slice__"])
     if "__tuple__" in value:
         return tuple(_decode(v, arrays, variables) for v in value["__tuple__"])
     if "__dict__" in value:

@@ -168,10 +168,6 @@ def test_json_round_trip_of_a_training_step_with_variables():
     assert not np.array_equal(expected_w, np.full((3, 2), 0.5))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serialize._encode writes getitem's Slice keys as plain tuples (reported to the lead)",
-)
 def test_json_round_trip_of_getitem_slices_none_and_ellipsis():
     graph = rl.function(lambda x: (x[1:, ::2], x[None, 0], x[..., 1], x[:, -1])).get_graph(
         rl.ones((3, 4))
