@@ -1,4 +1,4 @@
-"""rillet: tensors, ops, automatic differentiation, and (soon) graphs and Keras-style models.
+"""rillet: tensors, ops, automatic differentiation, graphs and Keras-style models.
 
 >>> import rillet as rl
 >>> x = rl.asarray([1.0, 2.0, 3.0])
@@ -9,11 +9,32 @@
 [2.0, 4.0, 6.0]
 """
 
-from . import _operators, config, datasets, debugging, dtypes, errors, graph, ops, random
+# The Keras-style modules (activations ... utils) make ``import rillet as keras`` work.
+from . import (
+    _operators,
+    activations,
+    callbacks,
+    config,
+    constraints,
+    datasets,
+    debugging,
+    dtypes,
+    errors,
+    graph,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    random,
+    regularizers,
+    utils,
+)
 from .autodiff.api import grad, value_and_grad
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .device import Device, get_device
-from .graph import Graph, TensorSpec, function
 from .dtypes import (
     bfloat16,
     bool_,
@@ -29,8 +50,16 @@ from .dtypes import (
     result_type,
     uint8,
 )
+from .graph import Graph, TensorSpec, function
+from .initializers import Initializer
+from .layers import Layer
+from .losses import Loss
+from .metrics import Metric
+from .models import Input, KerasTensor, Model, Sequential
 from .ops import *  # noqa: F403  (every family lists its ops in __all__)
 from .ops.shape import cast
+from .optimizers import Optimizer
+from .regularizers import Regularizer
 from .tensor import Tensor, asarray, is_tensor
 from .variable import Variable
 
