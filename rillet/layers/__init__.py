@@ -24,3 +24,8 @@ from .reshaping import *  # noqa: F403
 __all__ = ["Layer", "clear_session", "masking"]
 __all__ += core.__all__ + merging.__all__ + preprocessing.__all__ + regularization.__all__
 __all__ += convolutional.__all__ + normalization.__all__ + pooling.__all__ + reshaping.__all__
+
+# Keras also offers the model inputs here (rl.layers.Input); they live with the models.
+from ..models.symbolic import Input, InputLayer  # noqa: E402
+
+__all__ += ["Input", "InputLayer"]

@@ -40,7 +40,9 @@ def clear_session() -> None:
 
 
 def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's layer-name rule: ``Conv2D -> conv2d``, ``MaxPooling2D -> max_pooling2d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class _CallContext(threading.local):
@@ -225,10 +227,11 @@ class Layer:
             input_mask = _map_structure(masking.get, inputs)
             if not any(m is not None for m in _flatten(input_mask)):
                 input_mask = None
+        training = kwargs.get("training")
         kwargs = self._call_kwargs(kwargs, input_mask)
         outer = _CALL.training
-        if "training" in kwargs and kwargs["training"] is not None:
-            _CALL.training = kwargs["training"]
+        if training is not None:  # reaches sublayers even when this call() has no `training`
+            _CALL.training = training
         _CALL.depth += 1
         try:
             outputs = self.call(inputs, *args, **kwargs)
