@@ -110,7 +110,7 @@ def read_variable(variable):
     tracer = STATE.tracer
     if tracer is not None:
         return tracer.read_variable(variable)
-    return variable._rillet_read()
+    return variable._read_eager()
 
 
 def update_variable(variable, value, mode: str):

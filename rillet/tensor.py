@@ -122,7 +122,7 @@ def _to_array(value, dtype=None, copy: bool = False) -> np.ndarray:
         array = value._value
         return array if dtype is None else array.astype(_dtypes.as_dtype(dtype))
     if hasattr(value, "_rillet_read"):  # a Variable
-        return _to_array(value._rillet_read(), dtype)
+        return _to_array(value._rillet_read(), dtype)  # raises while tracing: no value yet
     target = None if dtype is None else _dtypes.as_dtype(dtype)
     if isinstance(value, np.ndarray):
         array = value.astype(target or value.dtype, copy=copy)

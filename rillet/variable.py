@@ -40,6 +40,10 @@ class Variable:
         self.name = name or "Variable"
 
     def _rillet_read(self) -> Tensor:
+        """The value as an op input: a tensor now, or a graph node while tracing."""
+        return _context.read_variable(self)
+
+    def _read_eager(self) -> Tensor:
         tensor = self._cache
         if tensor is None:
             tensor = self._cache = Tensor._wrap(self._array)
@@ -170,7 +174,7 @@ _UPDATE_UFUNCS = {"assign": None, "add": np.add, "sub": np.subtract}
 def _calibrate() -> tuple[int, int]:
     """The reference counts of a variable nobody else refers to, on this interpreter."""
     read = Variable(np.zeros(1, np.float32))
-    read._rillet_read()
+    read._read_eager()
     unread = Variable(np.zeros(1, np.float32))
     return max(read._refcounts()[0], unread._refcounts()[0]), read._refcounts()[1]
 
