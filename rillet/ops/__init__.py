@@ -12,6 +12,7 @@ from . import (
     pooling,
     random,
     reduction,
+    rnn,
     shape,
     sorting,
     state,
@@ -45,5 +46,6 @@ FAMILIES = (
     conv,
     random,
     control,
+    rnn,
 )
 __all__ = [name for family in FAMILIES for name in family.__all__]

@@ -1,0 +1,790 @@
+"""Fused recurrent ops: a whole LSTM, GRU or SimpleRNN sequence in one kernel, and its
+backpropagation through time in another.
+
+Layouts and gate orders are those of Keras 3: ``x`` is ``(batch, steps, features)``, a state
+is ``(batch, units)``, ``kernel`` is ``(features, k * units)`` and ``recurrent_kernel`` is
+``(units, k * units)`` with the gates side by side along the last axis:
+
+- LSTM (k=4): ``i, f, c, o``; ``bias`` ``(4 * units,)``;
+  ``c' = f * c + i * act(c~)``, ``h' = o * act(c')``, the gates through ``recurrent_activation``.
+- GRU (k=3): ``z, r, h``; with ``reset_after=True`` (Keras 3's default) ``bias`` is
+  ``(2, 3 * units)``, an input and a recurrent row, and ``h~ = act(x_h + r * (h @ R_h + b_h))``;
+  with ``reset_after=False`` ``bias`` is ``(3 * units,)`` and ``h~ = act(x_h + (r * h) @ R_h)``.
+  ``h' = z * h + (1 - z) * h~``.
+- SimpleRNN (k=1): ``h' = act(x @ W + h @ R + b)``.
+
+``mask`` ``(batch, steps)`` (bool) marks the steps to use: at a masked step the state is
+carried over unchanged and the output is the previous step's output (zeros before any step
+was used), or zeros with ``zero_output_for_mask=True``, as Keras's RNN loop does. With
+``go_backwards=True`` the steps run from last to first and the outputs come in that order
+(``outputs[:, 0]`` is the step on ``x[:, -1]``), again as in Keras.
+
+The kernel projects the inputs of every step at once (one GEMM), then loops over the steps
+with one small GEMM each and the gate math done in place, saving the gate values in a
+``reserve`` output (as cuDNN does) for the backward op: ``lstm_forward``/``lstm_backward``,
+``gru_forward``/``gru_backward``, ``simple_rnn_forward``/``simple_rnn_backward``. The
+backward op walks the steps in reverse with one GEMM each, then finds the weight and input
+gradients with three large GEMMs. Its own gradient is not implemented (second-order
+gradients of these ops raise GradientError). The public functions :func:`lstm_sequence`,
+:func:`gru_sequence` and :func:`simple_rnn_sequence` return the outputs and final states.
+
+Activations are those whose derivative follows from their output: ``tanh``, ``sigmoid``,
+``hard_sigmoid``, ``relu``, ``linear`` and ``softsign`` (:data:`FUSED_ACTIVATIONS`); the
+layers run a step-by-step loop of ops for any other.
+
+Timing: an LSTM of batch 32, 50 steps, 64 features and 128 units, float32, one BLAS thread
+(best of 15 interleaved rounds on a busy 2-core machine): the forward kernel takes 5.1 ms and
+the backward kernel 7.8 ms, near the 3.3 ms and 6.7 ms their GEMMs alone take; the rest is
+the gate math. Against the same LSTM as a Python loop of ops (``RNN(LSTMCell)``), forward
+and backward under a GradientTape: eager 16.0 ms against 39.3 ms (2.5x), compiled with
+``rl.function`` 13.5 ms against 15.0 ms; with two BLAS threads, eager 12.8 ms against
+40.0 ms (3.1x). Both do the same GEMMs; the fused kernels save the dispatch of some 25 ops
+per step and run half of the products as four large GEMMs.
+"""
+
+from __future__ import annotations
+
+from .. import dtypes as _dtypes
+from ..errors import ArgumentError, DTypeError, GradientError, ShapeError
+from ._registry import Spec, defop
+from ._rules import fmt, same_shape
+
+__all__: list[str] = []
+
+
+# --- activations whose derivative is a function of their output ------------------------------
+
+
+def _tanh(xp, z):
+    xp.tanh(z, out=z)
+
+
+def _sigmoid(xp, z):
+    # 1 / (1 + e^-z) = (1 + tanh(z / 2)) / 2: no overflow for any z, and all in place
+    z *= 0.5
+    xp.tanh(z, out=z)
+    z *= 0.5
+    z += 0.5
+
+
+def _hard_sigmoid(xp, z):  # relu6(z + 3) / 6, as Keras 3
+    z *= 1.0 / 6.0
+    z += 0.5
+    xp.clip(z, 0.0, 1.0, out=z)
+
+
+def _relu(xp, z):
+    xp.maximum(z, 0.0, out=z)
+
+
+def _linear(xp, z):
+    pass
+
+
+def _softsign(xp, z):
+    z /= xp.abs(z) + 1.0
+
+
+def _tanh_grad(xp, g, y):  # g *= 1 - y^2
+    d = y * y
+    xp.subtract(1.0, d, out=d)
+    g *= d
+
+
+def _sigmoid_grad(xp, g, y):  # g *= y (1 - y)
+    d = 1.0 - y
+    d *= y
+    g *= d
+
+
+def _hard_sigmoid_grad(xp, g, y):  # slope 1/6 strictly between the flat parts
+    g *= (y > 0.0) & (y < 1.0)
+    g *= 1.0 / 6.0
+
+
+def _relu_grad(xp, g, y):
+    g *= y > 0.0
+
+
+def _linear_grad(xp, g, y):
+    pass
+
+
+def _softsign_grad(xp, g, y):  # d/dz z / (1 + |z|) = 1 / (1 + |z|)^2 = (1 - |y|)^2
+    d = xp.abs(y)
+    xp.subtract(1.0, d, out=d)
+    d *= d
+    g *= d
+
+
+_ACTIVATIONS = {
+    "tanh": (_tanh, _tanh_grad),
+    "sigmoid": (_sigmoid, _sigmoid_grad),
+    "hard_sigmoid": (_hard_sigmoid, _hard_sigmoid_grad),
+    "relu": (_relu, _relu_grad),
+    "linear": (_linear, _linear_grad),
+    "softsign": (_softsign, _softsign_grad),
+}
+FUSED_ACTIVATIONS = frozenset(_ACTIVATIONS)
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+def _check_activation(name: str, value) -> None:
+    if not isinstance(value, str) or value not in _ACTIVATIONS:
+        known = ", ".join(sorted(_ACTIVATIONS))
+        raise ArgumentError(f"{name}={value!r} has no fused kernel; expected one of {known}")
+
+
+def _check_flags(attrs: dict) -> None:
+    for key in ("go_backwards", "zero_output_for_mask", "reset_after"):
+        if key in attrs and not isinstance(attrs[key], bool):
+            raise ArgumentError(f"{key} must be a bool, got {attrs[key]!r}")
+    for key in ("activation", "recurrent_activation"):
+        if key in attrs:
+            _check_activation(key, attrs[key])
+
+
+def _expect(t, shape: tuple, name: str, meaning: str) -> None:
+    if not same_shape(tuple(t.shape), shape):
+        raise ShapeError(f"{name}{fmt(t.shape)} must have shape {fmt(shape)} {meaning}")
+
+
+def _check_floating(t, name: str) -> None:
+    if not _dtypes.is_floating(t.dtype):
+        raise DTypeError(f"{name} has dtype {t.dtype}, expected a floating dtype")
+
+
+def _sequence_geometry(x, recurrent_kernel, gates: int) -> tuple:
+    """(batch, steps, features, units) from x and the recurrent kernel, checked."""
+    _check_floating(x, "x")
+    if len(x.shape) != 3:
+        raise ShapeError(f"x must have rank 3 (batch, steps, features), got shape {fmt(x.shape)}")
+    if len(recurrent_kernel.shape) != 2:
+        raise ShapeError(
+            f"recurrent_kernel must have rank 2 (units, {gates} * units), got shape "
+            f"{fmt(recurrent_kernel.shape)}"
+        )
+    units = recurrent_kernel.shape[0]
+    _expect(recurrent_kernel, (units, _times(gates, units)), "recurrent_kernel",
+            f"(units, {gates} * units)")  # fmt: skip
+    return (*x.shape, units)
+
+
+def _check_common(x, states, kernel, recurrent_kernel, bias, mask, gates, bias_shape):
+    batch, steps, features, units = _sequence_geometry(x, recurrent_kernel, gates)
+    _expect(kernel, (features, _times(gates, units)), "kernel", f"(features, {gates} * units)")
+    for name, state in states.items():
+        _expect(state, (batch, units), name, "(batch, units)")
+    weights = {"kernel": kernel, "recurrent_kernel": recurrent_kernel, "bias": bias, **states}
+    for name, t in weights.items():
+        if t is not None:
+            _check_floating(t, name)
+    if bias is not None:
+        _expect(bias, bias_shape(units), "bias", "(the gates' biases)")
+    _check_mask(mask, batch, steps)
+    return batch, steps, units
+
+
+def _check_mask(mask, batch, steps) -> None:
+    if mask is None:
+        return
+    if mask.dtype != _dtypes.bool_:
+        raise DTypeError(f"mask has dtype {mask.dtype}, expected bool")
+    _expect(mask, (batch, steps), "mask", "(batch, steps)")
+
+
+def _times(n: int, units):
+    return None if units is None else n * units
+
+
+def _forward_specs(x, batch, steps, units, n_states: int, width: int) -> tuple:
+    state = Spec((batch, units), x.dtype)
+    reserve = Spec((steps, batch, _times(width, units)), x.dtype)
+    return (Spec((batch, steps, units), x.dtype), *([state] * n_states), reserve)
+
+
+def _backward_specs(x, kernel, recurrent_kernel, n_states: int, bias_shape) -> tuple:
+    batch, units = x.shape[0], recurrent_kernel.shape[0]
+    return (
+        Spec(tuple(x.shape), x.dtype),
+        *([Spec((batch, units), x.dtype)] * n_states),
+        Spec(tuple(kernel.shape), x.dtype),
+        Spec(tuple(recurrent_kernel.shape), x.dtype),
+        Spec(bias_shape(units), x.dtype),
+    )
+
+
+def _check_backward(g_seq, g_states, x, kernel, recurrent_kernel, reserve, mask, gates, width):
+    batch, steps, features, units = _sequence_geometry(x, recurrent_kernel, gates)
+    _expect(kernel, (features, _times(gates, units)), "kernel", f"(features, {gates} * units)")
+    _expect(g_seq, (batch, steps, units), "g_seq", "(batch, steps, units)")
+    for i, g in enumerate(g_states):
+        _expect(g, (batch, units), f"g_state{i}", "(batch, units)")
+    _expect(reserve, (steps, batch, _times(width, units)), "reserve", "(the forward op's)")
+    _check_mask(mask, batch, steps)
+
+
+# --- the shared loops --------------------------------------------------------------------------
+
+
+def _project(xp, x, kernel, bias):
+    """``x @ kernel + bias`` for every step at once: one GEMM, shape (batch, steps, k*units)."""
+    batch, steps, features = x.shape
+    proj = xp.matmul(x.reshape(batch * steps, features), kernel)
+    if bias is not None:
+        proj += bias
+    return proj.reshape(batch, steps, -1)
+
+
+def _run_forward(xp, step, proj, states: list, reserve, mask, go_backwards, zero_output):
+    """Run ``step(proj_t, states, reserve_t) -> new states`` over the steps; the output of a
+    step is its first state. Returns the outputs (batch, steps, units) and the last states."""
+    batch, steps, _ = proj.shape
+    units = states[0].shape[-1]
+    outputs = xp.empty((batch, steps, units), proj.dtype)
+    shown = xp.zeros((batch, units), proj.dtype)  # the previous output, for masked steps
+    for t in range(steps):
+        source = steps - 1 - t if go_backwards else t
+        new = step(proj[:, source], states, reserve[t])
+        if mask is not None:
+            keep = mask[:, source, None]
+            new = [xp.where(keep, n, s) for n, s in zip(new, states)]
+            shown = xp.where(keep, new[0], 0.0 if zero_output else shown)
+            outputs[:, t] = shown
+        else:
+            outputs[:, t] = new[0]
+        states = new
+    return outputs, states
+
+
+def _run_backward(xp, step_back, g_seq, g_states, reserve, buffers, mask, go_backwards, zero_out):
+    """Walk the steps in reverse: ``step_back(d_states, reserve_t, buffers_t) -> d_states``
+    before the step, writing the step's gate gradients into ``buffers[k][t]``. Returns the
+    gradients of the initial states."""
+    batch, steps, units = g_seq.shape
+    d_states = [xp.array(g, copy=True) for g in g_states]
+    carried = xp.zeros((batch, units), g_seq.dtype)  # gradient of a copied-forward output
+    for t in reversed(range(steps)):
+        source = steps - 1 - t if go_backwards else t
+        if mask is None:
+            d_states[0] += g_seq[:, t]
+            d_states = step_back(d_states, reserve[t], [b[t] for b in buffers])
+            continue
+        keep = mask[:, source, None]
+        total = g_seq[:, t] if zero_out else g_seq[:, t] + carried
+        if not zero_out:  # a masked step showed the previous output: its gradient goes there
+            carried = xp.where(keep, 0.0, total)
+        d_states[0] += xp.where(keep, total, 0.0)
+        before = step_back(d_states, reserve[t], [b[t] for b in buffers])
+        for b in buffers:
+            b[t] *= keep  # masked rows: the step did not happen
+        d_states = [xp.where(keep, p, d) for p, d in zip(before, d_states)]
+    return d_states
+
+
+def _input_grads(xp, d_pre, x, kernel, go_backwards):
+    """Gradients of x and of the kernel from the pre-activation gradients (steps, batch,
+    k*units) in run order: two GEMMs. x and d_x are transposed to run order and back (k
+    times cheaper than transposing the gradients)."""
+    batch, steps, features = x.shape
+    x_run = x.transpose(1, 0, 2)[::-1] if go_backwards else x.transpose(1, 0, 2)
+    d = _flat(xp, d_pre)
+    d_kernel = xp.matmul(x_run.reshape(steps * batch, features).T, d)
+    d_x_run = xp.matmul(d, kernel.T).reshape(steps, batch, features)
+    if go_backwards:
+        d_x_run = d_x_run[::-1]
+    return xp.ascontiguousarray(d_x_run.transpose(1, 0, 2)), d_kernel
+
+
+def _flat(xp, a):
+    """(steps, batch, n) as (steps * batch, n); a view of the reserve's slices."""
+    return a.reshape(a.shape[0] * a.shape[1], a.shape[2])
+
+
+# --- LSTM --------------------------------------------------------------------------------------
+
+# Reserve, per step: the gates i, f, c~, o after their activations (4 units), c_{t-1},
+# act(c_t) and h_{t-1}: 7 units.
+_LSTM_WIDTH = 7
+
+
+def _lstm_bias_shape(units):
+    return (_times(4, units),)
+
+
+def _lstm_rule(
+    x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+):  # fmt: skip
+    _check_flags(locals())
+    states = {"h0": h0, "c0": c0}
+    batch, steps, units = _check_common(
+        x, states, kernel, recurrent_kernel, bias, mask, 4, _lstm_bias_shape
+    )
+    return _forward_specs(x, batch, steps, units, 2, _LSTM_WIDTH)
+
+
+def _lstm_step(xp, recurrent_kernel, act, ract):
+    u = recurrent_kernel.shape[0]
+
+    def step(p, states, res):
+        h, c = states
+        res[:, 4 * u : 5 * u] = c
+        res[:, 6 * u :] = h
+        gates = res[:, : 4 * u]
+        xp.matmul(h, recurrent_kernel, out=gates)
+        gates += p
+        ract(xp, gates[:, : 2 * u])
+        act(xp, gates[:, 2 * u : 3 * u])
+        ract(xp, gates[:, 3 * u :])
+        i, f, g, o = (gates[:, k * u : (k + 1) * u] for k in range(4))
+        c_new = f * c
+        c_new += i * g
+        a = res[:, 5 * u : 6 * u]
+        a[...] = c_new
+        act(xp, a)
+        return [o * a, c_new]
+
+    return step
+
+
+@defop(rule=_lstm_rule, promote=(0, 1, 2, 3, 4, 5))
+def lstm_forward(
+    xp, x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid", out=None,
+):  # fmt: skip
+    """A whole LSTM sequence: ``(outputs, h, c, reserve)``; see the module docstring and
+    :func:`lstm_sequence` (which leaves out the reserve)."""
+    act, ract = _ACTIVATIONS[activation][0], _ACTIVATIONS[recurrent_activation][0]
+    proj = _project(xp, x, kernel, bias)
+    steps, batch, units = x.shape[1], x.shape[0], h0.shape[-1]
+    reserve = xp.empty((steps, batch, _LSTM_WIDTH * units), proj.dtype)
+    step = _lstm_step(xp, recurrent_kernel, act, ract)
+    outputs, (h, c) = _run_forward(
+        xp, step, proj, [h0, c0], reserve, mask, go_backwards, zero_output_for_mask
+    )
+    return outputs, xp.array(h, copy=True), xp.array(c, copy=True), reserve
+
+
+@lstm_forward.defvjp
+def _lstm_forward_vjp(g, y, x, h0, c0, kernel, recurrent_kernel, bias, mask, **attrs):
+    d = lstm_backward(g[0], g[1], g[2], x, kernel, recurrent_kernel, y[3], mask, **attrs)
+    d_x, d_h0, d_c0, d_kernel, d_recurrent, d_bias = d
+    return (d_x, d_h0, d_c0, d_kernel, d_recurrent, None if bias is None else d_bias, None)
+
+
+def _lstm_backward_rule(
+    g_seq, g_h, g_c, x, kernel, recurrent_kernel, reserve, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+):  # fmt: skip
+    _check_flags(locals())
+    _check_backward(g_seq, (g_h, g_c), x, kernel, recurrent_kernel, reserve, mask, 4, _LSTM_WIDTH)
+    return _backward_specs(x, kernel, recurrent_kernel, 2, _lstm_bias_shape)
+
+
+def _lstm_step_back(xp, recurrent_kernel, act_grad, ract_grad):
+    u = recurrent_kernel.shape[0]
+    recurrent_t = recurrent_kernel.T
+
+    def step_back(d_states, res, buffers):
+        dh, dc = d_states
+        (d_pre,) = buffers
+        i, f, g, o = (res[:, k * u : (k + 1) * u] for k in range(4))
+        c_prev, a = res[:, 4 * u : 5 * u], res[:, 5 * u : 6 * u]
+        d_i, d_f, d_g, d_o = (d_pre[:, k * u : (k + 1) * u] for k in range(4))
+        xp.multiply(dh, a, out=d_o)
+        ract_grad(xp, d_o, o)
+        d_c = dh * o  # through h = o * act(c), then the carried gradient of c
+        act_grad(xp, d_c, a)
+        d_c += dc
+        xp.multiply(d_c, g, out=d_i)
+        ract_grad(xp, d_i, i)
+        xp.multiply(d_c, c_prev, out=d_f)
+        ract_grad(xp, d_f, f)
+        xp.multiply(d_c, i, out=d_g)
+        act_grad(xp, d_g, g)
+        d_c *= f
+        return [xp.matmul(d_pre, recurrent_t), d_c]
+
+    return step_back
+
+
+@defop(rule=_lstm_backward_rule, promote=(0, 1, 2, 3, 4, 5, 6))
+def lstm_backward(
+    xp, g_seq, g_h, g_c, x, kernel, recurrent_kernel, reserve, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid", out=None,
+):  # fmt: skip
+    """Backpropagation through an :func:`lstm_forward` sequence, from the gradients of its
+    outputs, last h and last c: ``(d_x, d_h0, d_c0, d_kernel, d_recurrent_kernel, d_bias)``."""
+    act_grad = _ACTIVATIONS[activation][1]
+    ract_grad = _ACTIVATIONS[recurrent_activation][1]
+    steps, batch, units = reserve.shape[0], x.shape[0], recurrent_kernel.shape[0]
+    d_pre = xp.empty((steps, batch, 4 * units), g_seq.dtype)
+    step_back = _lstm_step_back(xp, recurrent_kernel, act_grad, ract_grad)
+    d_h0, d_c0 = _run_backward(
+        xp, step_back, g_seq, [g_h, g_c], reserve, [d_pre], mask, go_backwards,
+        zero_output_for_mask,
+    )  # fmt: skip
+    flat = _flat(xp, d_pre)
+    d_recurrent = xp.matmul(_flat(xp, reserve[:, :, 6 * units :]).T, flat)
+    d_x, d_kernel = _input_grads(xp, d_pre, x, kernel, go_backwards)
+    return d_x, d_h0, d_c0, d_kernel, d_recurrent, flat.sum(axis=0)
+
+
+@lstm_backward.defvjp
+def _lstm_backward_vjp(g, y, *inputs, **attrs):
+    raise GradientError("second-order gradients of LSTM (lstm_sequence) are not supported")
+
+
+def lstm_sequence(
+    x, h0, c0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+):  # fmt: skip
+    """An LSTM over every step of ``x`` in one fused kernel: ``(outputs, h, c)``, the outputs
+    ``(batch, steps, units)`` and the last states ``(batch, units)``.
+
+    Gates ``i, f, c, o`` as Keras 3; see the module docstring for masks and go_backwards.
+
+    >>> import rillet as rl
+    >>> from rillet.ops.rnn import lstm_sequence
+    >>> x, h0 = rl.ones((2, 5, 3)), rl.zeros((2, 4))
+    >>> outputs, h, c = lstm_sequence(x, h0, h0, rl.ones((3, 16)), rl.zeros((4, 16)))
+    >>> outputs.shape, h.shape, bool(rl.all(outputs[:, -1] == h))
+    ((2, 5, 4), (2, 4), True)
+    """
+    outputs, h, c, _ = lstm_forward(
+        x, h0, c0, kernel, recurrent_kernel, bias, mask, go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask, activation=activation,
+        recurrent_activation=recurrent_activation,
+    )  # fmt: skip
+    return outputs, h, c
+
+
+# --- GRU ---------------------------------------------------------------------------------------
+
+# Reserve, per step: z, r and h~ after their activations (3 units), then with reset_after
+# the recurrent candidate h_{t-1} @ R_h + b_h, and h_{t-1}: 5 units (4 without reset_after).
+
+
+def _gru_width(reset_after: bool) -> int:
+    return 5 if reset_after else 4
+
+
+def _gru_bias_shape(reset_after: bool):
+    return lambda units: (2, _times(3, units)) if reset_after else (_times(3, units),)
+
+
+def _gru_rule(
+    x, h0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+    reset_after=True,
+):  # fmt: skip
+    _check_flags(locals())
+    bias_shape = _gru_bias_shape(reset_after)
+    batch, steps, units = _check_common(
+        x, {"h0": h0}, kernel, recurrent_kernel, bias, mask, 3, bias_shape
+    )
+    return _forward_specs(x, batch, steps, units, 1, _gru_width(reset_after))
+
+
+def _gru_step(xp, recurrent_kernel, recurrent_bias, act, ract, reset_after: bool):
+    u = recurrent_kernel.shape[0]
+    r_zr, r_h = recurrent_kernel[:, : 2 * u], recurrent_kernel[:, 2 * u :]
+
+    def step(p, states, res):
+        (h,) = states
+        res[:, -u:] = h
+        zr, hh = res[:, : 2 * u], res[:, 2 * u : 3 * u]
+        if reset_after:
+            inner = xp.matmul(h, recurrent_kernel)
+            if recurrent_bias is not None:
+                inner += recurrent_bias
+            xp.add(p[:, : 2 * u], inner[:, : 2 * u], out=zr)
+            ract(xp, zr)
+            res[:, 3 * u : 4 * u] = inner[:, 2 * u :]
+            xp.multiply(zr[:, u:], inner[:, 2 * u :], out=hh)  # r * (h @ R_h + b_h)
+        else:
+            xp.matmul(h, r_zr, out=zr)
+            zr += p[:, : 2 * u]
+            ract(xp, zr)
+            xp.matmul(zr[:, u:] * h, r_h, out=hh)  # (r * h) @ R_h
+        hh += p[:, 2 * u :]
+        act(xp, hh)
+        h_new = h - hh  # h' = z * h + (1 - z) * h~ = h~ + z * (h - h~)
+        h_new *= zr[:, :u]
+        h_new += hh
+        return [h_new]
+
+    return step
+
+
+def _gru_biases(bias, reset_after: bool) -> tuple:
+    """(input bias, recurrent bias) from the bias weight."""
+    if bias is None:
+        return None, None
+    return (bias[0], bias[1]) if reset_after else (bias, None)
+
+
+@defop(rule=_gru_rule, promote=(0, 1, 2, 3, 4))
+def gru_forward(
+    xp, x, h0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+    reset_after=True, out=None,
+):  # fmt: skip
+    """A whole GRU sequence: ``(outputs, h, reserve)``; see the module docstring and
+    :func:`gru_sequence` (which leaves out the reserve)."""
+    act, ract = _ACTIVATIONS[activation][0], _ACTIVATIONS[recurrent_activation][0]
+    input_bias, recurrent_bias = _gru_biases(bias, reset_after)
+    proj = _project(xp, x, kernel, input_bias)
+    steps, batch, units = x.shape[1], x.shape[0], h0.shape[-1]
+    reserve = xp.empty((steps, batch, _gru_width(reset_after) * units), proj.dtype)
+    step = _gru_step(xp, recurrent_kernel, recurrent_bias, act, ract, reset_after)
+    outputs, (h,) = _run_forward(
+        xp, step, proj, [h0], reserve, mask, go_backwards, zero_output_for_mask
+    )
+    return outputs, xp.array(h, copy=True), reserve
+
+
+@gru_forward.defvjp
+def _gru_forward_vjp(g, y, x, h0, kernel, recurrent_kernel, bias, mask, **attrs):
+    d = gru_backward(g[0], g[1], x, kernel, recurrent_kernel, y[2], mask, **attrs)
+    d_x, d_h0, d_kernel, d_recurrent, d_bias = d
+    return (d_x, d_h0, d_kernel, d_recurrent, None if bias is None else d_bias, None)
+
+
+def _gru_backward_rule(
+    g_seq, g_h, x, kernel, recurrent_kernel, reserve, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+    reset_after=True,
+):  # fmt: skip
+    _check_flags(locals())
+    width = _gru_width(reset_after)
+    _check_backward(g_seq, (g_h,), x, kernel, recurrent_kernel, reserve, mask, 3, width)
+    return _backward_specs(x, kernel, recurrent_kernel, 1, _gru_bias_shape(reset_after))
+
+
+def _gru_step_back(xp, recurrent_kernel, act_grad, ract_grad, reset_after: bool):
+    u = recurrent_kernel.shape[0]
+    recurrent_t = recurrent_kernel.T
+    r_zr_t, r_h_t = recurrent_t[: 2 * u], recurrent_t[2 * u :]
+
+    def step_back(d_states, res, buffers):
+        (dh,) = d_states
+        d_pre = buffers[0]
+        z, r, hh, h = res[:, :u], res[:, u : 2 * u], res[:, 2 * u : 3 * u], res[:, -u:]
+        d_z, d_r, d_hh = d_pre[:, :u], d_pre[:, u : 2 * u], d_pre[:, 2 * u :]
+        xp.subtract(h, hh, out=d_z)
+        d_z *= dh
+        ract_grad(xp, d_z, z)
+        xp.subtract(1.0, z, out=d_hh)
+        d_hh *= dh
+        act_grad(xp, d_hh, hh)
+        d_h = dh * z
+        if reset_after:  # r multiplies the recurrent candidate h @ R_h + b_h
+            d_inner = buffers[1]
+            xp.multiply(d_hh, res[:, 3 * u : 4 * u], out=d_r)
+            ract_grad(xp, d_r, r)
+            d_inner[:, : 2 * u] = d_pre[:, : 2 * u]
+            xp.multiply(d_hh, r, out=d_inner[:, 2 * u :])
+            d_h += xp.matmul(d_inner, recurrent_t)
+        else:  # r multiplies h before R_h
+            d_rh = xp.matmul(d_hh, r_h_t)
+            xp.multiply(d_rh, h, out=d_r)
+            ract_grad(xp, d_r, r)
+            d_rh *= r
+            d_h += d_rh
+            d_h += xp.matmul(d_pre[:, : 2 * u], r_zr_t)
+        return [d_h]
+
+    return step_back
+
+
+@defop(rule=_gru_backward_rule, promote=(0, 1, 2, 3, 4, 5))
+def gru_backward(
+    xp, g_seq, g_h, x, kernel, recurrent_kernel, reserve, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+    reset_after=True, out=None,
+):  # fmt: skip
+    """Backpropagation through a :func:`gru_forward` sequence, from the gradients of its
+    outputs and last h: ``(d_x, d_h0, d_kernel, d_recurrent_kernel, d_bias)``."""
+    act_grad = _ACTIVATIONS[activation][1]
+    ract_grad = _ACTIVATIONS[recurrent_activation][1]
+    steps, batch, u = reserve.shape[0], x.shape[0], recurrent_kernel.shape[0]
+    buffers = [xp.empty((steps, batch, 3 * u), g_seq.dtype) for _ in range(1 + reset_after)]
+    step_back = _gru_step_back(xp, recurrent_kernel, act_grad, ract_grad, reset_after)
+    (d_h0,) = _run_backward(
+        xp, step_back, g_seq, [g_h], reserve, buffers, mask, go_backwards, zero_output_for_mask
+    )
+    d_pre = _flat(xp, buffers[0])
+    h_prev = _flat(xp, reserve[:, :, -u:])
+    if reset_after:
+        d_inner = _flat(xp, buffers[1])
+        d_recurrent = xp.matmul(h_prev.T, d_inner)
+        d_bias = xp.stack([d_pre.sum(axis=0), d_inner.sum(axis=0)])
+    else:
+        d_recurrent = xp.empty_like(recurrent_kernel)
+        xp.matmul(h_prev.T, d_pre[:, : 2 * u], out=d_recurrent[:, : 2 * u])
+        rh = _flat(xp, reserve[:, :, u : 2 * u]) * h_prev
+        xp.matmul(rh.T, d_pre[:, 2 * u :], out=d_recurrent[:, 2 * u :])
+        d_bias = d_pre.sum(axis=0)
+    d_x, d_kernel = _input_grads(xp, buffers[0], x, kernel, go_backwards)
+    return d_x, d_h0, d_kernel, d_recurrent, d_bias
+
+
+@gru_backward.defvjp
+def _gru_backward_vjp(g, y, *inputs, **attrs):
+    raise GradientError("second-order gradients of GRU (gru_sequence) are not supported")
+
+
+def gru_sequence(
+    x, h0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid",
+    reset_after=True,
+):  # fmt: skip
+    """A GRU over every step of ``x`` in one fused kernel: ``(outputs, h)``.
+
+    Gates ``z, r, h`` as Keras 3 (``reset_after=True``: ``bias`` is ``(2, 3 * units)``).
+
+    >>> import rillet as rl
+    >>> from rillet.ops.rnn import gru_sequence
+    >>> outputs, h = gru_sequence(rl.ones((2, 5, 3)), rl.zeros((2, 4)), rl.ones((3, 12)),
+    ...                           rl.zeros((4, 12)))
+    >>> outputs.shape, h.shape
+    ((2, 5, 4), (2, 4))
+    """
+    outputs, h, _ = gru_forward(
+        x, h0, kernel, recurrent_kernel, bias, mask, go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask, activation=activation,
+        recurrent_activation=recurrent_activation, reset_after=reset_after,
+    )  # fmt: skip
+    return outputs, h
+
+
+# --- SimpleRNN ---------------------------------------------------------------------------------
+
+# Reserve, per step: the new h before masking (1 unit) and h_{t-1}: 2 units.
+_SIMPLE_WIDTH = 2
+
+
+def _simple_bias_shape(units):
+    return (units,)
+
+
+def _simple_rnn_rule(
+    x, h0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh",
+):  # fmt: skip
+    _check_flags(locals())
+    batch, steps, units = _check_common(
+        x, {"h0": h0}, kernel, recurrent_kernel, bias, mask, 1, _simple_bias_shape
+    )
+    return _forward_specs(x, batch, steps, units, 1, _SIMPLE_WIDTH)
+
+
+def _simple_step(xp, recurrent_kernel, act):
+    u = recurrent_kernel.shape[0]
+
+    def step(p, states, res):
+        (h,) = states
+        res[:, u:] = h
+        h_new = res[:, :u]
+        xp.matmul(h, recurrent_kernel, out=h_new)
+        h_new += p
+        act(xp, h_new)
+        return [h_new]
+
+    return step
+
+
+@defop(rule=_simple_rnn_rule, promote=(0, 1, 2, 3, 4))
+def simple_rnn_forward(
+    xp, x, h0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", out=None,
+):  # fmt: skip
+    """A whole SimpleRNN sequence: ``(outputs, h, reserve)``; see the module docstring and
+    :func:`simple_rnn_sequence` (which leaves out the reserve)."""
+    proj = _project(xp, x, kernel, bias)
+    steps, batch, units = x.shape[1], x.shape[0], h0.shape[-1]
+    reserve = xp.empty((steps, batch, _SIMPLE_WIDTH * units), proj.dtype)
+    step = _simple_step(xp, recurrent_kernel, _ACTIVATIONS[activation][0])
+    outputs, (h,) = _run_forward(
+        xp, step, proj, [h0], reserve, mask, go_backwards, zero_output_for_mask
+    )
+    return outputs, xp.array(h, copy=True), reserve
+
+
+@simple_rnn_forward.defvjp
+def _simple_rnn_forward_vjp(g, y, x, h0, kernel, recurrent_kernel, bias, mask, **attrs):
+    d = simple_rnn_backward(g[0], g[1], x, kernel, recurrent_kernel, y[2], mask, **attrs)
+    d_x, d_h0, d_kernel, d_recurrent, d_bias = d
+    return (d_x, d_h0, d_kernel, d_recurrent, None if bias is None else d_bias, None)
+
+
+def _simple_rnn_backward_rule(
+    g_seq, g_h, x, kernel, recurrent_kernel, reserve, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh",
+):  # fmt: skip
+    _check_flags(locals())
+    _check_backward(g_seq, (g_h,), x, kernel, recurrent_kernel, reserve, mask, 1, _SIMPLE_WIDTH)
+    return _backward_specs(x, kernel, recurrent_kernel, 1, _simple_bias_shape)
+
+
+def _simple_step_back(xp, recurrent_kernel, act_grad):
+    u = recurrent_kernel.shape[0]
+    recurrent_t = recurrent_kernel.T
+
+    def step_back(d_states, res, buffers):
+        (d_pre,) = buffers
+        d_pre[...] = d_states[0]
+        act_grad(xp, d_pre, res[:, :u])
+        return [xp.matmul(d_pre, recurrent_t)]
+
+    return step_back
+
+
+@defop(rule=_simple_rnn_backward_rule, promote=(0, 1, 2, 3, 4, 5))
+def simple_rnn_backward(
+    xp, g_seq, g_h, x, kernel, recurrent_kernel, reserve, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh", out=None,
+):  # fmt: skip
+    """Backpropagation through a :func:`simple_rnn_forward` sequence, from the gradients of
+    its outputs and last h: ``(d_x, d_h0, d_kernel, d_recurrent_kernel, d_bias)``."""
+    steps, batch, units = reserve.shape[0], x.shape[0], recurrent_kernel.shape[0]
+    d_pre = xp.empty((steps, batch, units), g_seq.dtype)
+    step_back = _simple_step_back(xp, recurrent_kernel, _ACTIVATIONS[activation][1])
+    (d_h0,) = _run_backward(
+        xp, step_back, g_seq, [g_h], reserve, [d_pre], mask, go_backwards, zero_output_for_mask
+    )
+    flat = _flat(xp, d_pre)
+    d_recurrent = xp.matmul(_flat(xp, reserve[:, :, units:]).T, flat)
+    d_x, d_kernel = _input_grads(xp, d_pre, x, kernel, go_backwards)
+    return d_x, d_h0, d_kernel, d_recurrent, flat.sum(axis=0)
+
+
+@simple_rnn_backward.defvjp
+def _simple_rnn_backward_vjp(g, y, *inputs, **attrs):
+    raise GradientError(
+        "second-order gradients of SimpleRNN (simple_rnn_sequence) are not supported"
+    )
+
+
+def simple_rnn_sequence(
+    x, h0, kernel, recurrent_kernel, bias=None, mask=None, *, go_backwards=False,
+    zero_output_for_mask=False, activation="tanh",
+):  # fmt: skip
+    """A SimpleRNN over every step of ``x`` in one fused kernel: ``(outputs, h)``.
+
+    >>> import rillet as rl
+    >>> from rillet.ops.rnn import simple_rnn_sequence
+    >>> outputs, h = simple_rnn_sequence(rl.ones((2, 5, 3)), rl.zeros((2, 4)),
+    ...                                  rl.ones((3, 4)), rl.zeros((4, 4)))
+    >>> outputs.shape, round(float(h[0, 0]), 4)
+    ((2, 5, 4), 0.9951)
+    """
+    outputs, h, _ = simple_rnn_forward(
+        x, h0, kernel, recurrent_kernel, bias, mask, go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask, activation=activation,
+    )  # fmt: skip
+    return outputs, h
