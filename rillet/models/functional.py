@@ -462,6 +462,14 @@ class OperatorLayer(Layer):
             return fn(inputs[0], inputs[1])
         return fn(self.constant, inputs) if self.reverse else fn(inputs, self.constant)
 
+    def compute_mask(self, inputs, mask=None):
+        """A binary op's output is masked where both operands are (as the merge layers)."""
+        if not isinstance(mask, (list, tuple)):
+            return mask
+        if any(m is None for m in mask):
+            return None
+        return ops.logical_or(mask[0], mask[1])
+
     def get_config(self) -> dict:
         return {**super().get_config(), "op": self.op, "constant": self.constant,
                 "reverse": self.reverse}  # fmt: skip
