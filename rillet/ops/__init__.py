@@ -6,6 +6,7 @@ from . import (
     conv,
     creation,
     elementwise,
+    fused,
     indexing,
     linalg,
     nn,
