@@ -54,6 +54,10 @@ class NumericsError(RilletError, ArithmeticError):
     """An op produced NaN or Inf while numeric checks are enabled."""
 
 
+class MemoryBudgetError(RilletError, ValueError):
+    """No plan found fits a graph's planned peak memory within ``memory_budget``."""
+
+
 class GradientError(RilletError, ValueError):
     """A gradient cannot be computed as asked."""
 

@@ -191,7 +191,9 @@ class ConcreteFunction:
             result = fn(*traced_args, **traced_kwargs)
             graph.output_structure = self._capture_outputs(result, tracer, graph)
         self.traced_graph = graph
-        self.graph = optimize(graph, memory_budget=memory_budget) if optimize_graph else graph
+        if optimize_graph or memory_budget is not None:
+            graph = optimize(graph, memory_budget=memory_budget, passes=optimize_graph)
+        self.graph = graph
         self.executor = make_executor(self.graph, executor)
 
     @staticmethod

@@ -143,7 +143,9 @@ class Graph:
         clone.inputs = [mapping[id(v)] for v in self.inputs]
         clone.outputs = [mapping[id(v)] for v in self.outputs]
         clone.output_structure = self.output_structure
-        clone._names = itertools.count(len(self.nodes) + 1000)
+        # Both graphs continue one numbering, so names made later in either never collide.
+        start = next(self._names)
+        self._names, clone._names = itertools.count(start), itertools.count(start)
         return clone
 
     def run(self, *inputs):

@@ -30,11 +30,11 @@ def _load_pipeline() -> list:
     return passes
 
 
-def optimize(graph: Graph, memory_budget: int | None = None) -> Graph:
-    """Run every pass of the pipeline on a copy of ``graph`` (then rematerialize to fit
-    ``memory_budget`` bytes, when given)."""
+def optimize(graph: Graph, memory_budget: int | None = None, passes: bool = True) -> Graph:
+    """Run every pass of the pipeline on a copy of ``graph`` (only rematerialization with
+    ``passes=False``), then rematerialize to fit ``memory_budget`` bytes when given."""
     graph = graph.copy()
-    for _, graph_pass in _load_pipeline():
+    for _, graph_pass in _load_pipeline() if passes else ():
         graph = graph_pass(graph)
     if memory_budget is not None:
         from .remat import rematerialize

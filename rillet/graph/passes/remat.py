@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 
-from ...errors import ArgumentError, RilletError
+from ...errors import ArgumentError, MemoryBudgetError
 from ..ir import SPECIAL, Graph, Node, Value
 from .cse import is_pure
 from .memory_plan import liveness, nbytes, planned_peak_bytes
@@ -40,10 +40,6 @@ _CONTRACTIONS = ("matmul", "einsum", "tensordot", "conv")
 MAX_CHAIN = 8  # nodes duplicated for one rematerialized value, at most
 _STEPS_TRIED = 4  # over-budget steps searched for a move, worst first
 _MOVES_TRIED = 64  # moves tried at one step, best score first
-
-
-class MemoryBudgetError(RilletError, ValueError):
-    """No plan found fits a graph's planned peak memory within ``memory_budget``."""
 
 
 def rematerialize(graph: Graph, budget_bytes: int) -> Graph:
