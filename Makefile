@@ -2,6 +2,7 @@
 #   make demo   train a small network on the bundled digits
 #   make test   run the test suite (and the doctests in rillet/)
 #   make lint   ruff check + ruff format --check
+#   make fuzz   differential fuzzing of graph mode (FUZZ_SECONDS=600)
 
 PYTHON ?= python3
 VENV := .venv
@@ -25,6 +26,20 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -n 2 tests rillet
+
+# Graph executor benchmarks (results and command lines in benchmarks/RESULTS.md).
+.PHONY: bench
+bench: venv
+	$(PY) benchmarks/graph_overhead.py
+
+# Differential fuzzing of graph mode (rillet.testing.fuzz) for FUZZ_SECONDS seconds: random
+# programs run eagerly and as graphs must agree; shrunk reproducers of any disagreement are
+# saved as tests in tests/graph/regressions/.
+FUZZ_SECONDS ?= 600
+
+.PHONY: fuzz
+fuzz: venv
+	$(PY) -m rillet.testing.fuzz --seconds $(FUZZ_SECONDS) --save-dir tests/graph/regressions
 
 lint: venv
 	$(PY) -m ruff check .
