@@ -183,6 +183,8 @@ def asarray(value, dtype=None, device=None, copy=None) -> Tensor:
     get_device(device)
     if isinstance(value, Tensor) and dtype is None and not copy:
         return value
+    if hasattr(value, "_rillet_read") and dtype is None and not copy:
+        return value._rillet_read()  # a variable's value (a graph read while tracing)
     try:
         return Tensor._wrap(_to_array(value, dtype, copy=copy is not False))
     except RilletError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -264,18 +265,28 @@ def _moment_rule(x, *, axis=None, correction=0, keepdims=False):
     return rules.reduction(floating=True)(x, axis=axis, keepdims=keepdims)
 
 
+def _moment(fn, x, axis, correction, keepdims, out):
+    dtype = rules.floating_result(x.dtype)
+    kwargs = dict(axis=_axis(axis), dtype=dtype, ddof=correction, keepdims=keepdims, out=out)
+    if correction < _count(x.shape, axis):
+        return fn(x, **kwargs)
+    # N - correction <= 0: the result is NaN (or Inf), as IEEE division says, without
+    # NumPy's "degrees of freedom" warning.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(x, **kwargs)
+
+
 @defop(rule=_moment_rule)
 def var(xp, x, *, axis=None, correction=0, keepdims=False, out=None):
     """Variance over ``axis``, dividing by ``N - correction`` (array-API; 1 for sample var)."""
-    dtype = rules.floating_result(x.dtype)
-    return xp.var(x, axis=_axis(axis), dtype=dtype, ddof=correction, keepdims=keepdims, out=out)
+    return _moment(xp.var, x, axis, correction, keepdims, out)
 
 
 @defop(rule=_moment_rule)
 def std(xp, x, *, axis=None, correction=0, keepdims=False, out=None):
     """Standard deviation over ``axis``, dividing by ``N - correction``; gradient 0 where 0."""
-    dtype = rules.floating_result(x.dtype)
-    return xp.std(x, axis=_axis(axis), dtype=dtype, ddof=correction, keepdims=keepdims, out=out)
+    return _moment(xp.std, x, axis, correction, keepdims, out)
 
 
 def _centered(x, axis, correction):
