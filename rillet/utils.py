@@ -19,8 +19,8 @@ from .layers.layer import clear_session as _clear_layer_names
 from .models.data_adapter import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 __all__ = [
-    "set_random_seed", "to_categorical", "normalize", "Progbar", "clear_session",
-    "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
+    "set_random_seed", "to_categorical", "normalize", "pad_sequences", "Progbar",
+    "clear_session", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
 ]  # fmt: skip
 
 
@@ -78,6 +78,53 @@ def normalize(x, axis: int = -1, order: int = 2):
     array = np.asarray(x)
     norm = np.linalg.norm(array, ord=order, axis=axis, keepdims=True)
     return array / np.where(norm == 0, 1, norm)
+
+
+def pad_sequences(
+    sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0
+) -> np.ndarray:
+    """Sequences of different lengths as one ``(count, maxlen, ...)`` array (Keras's
+    ``pad_sequences``): longer ones lose their start (``truncating="pre"``) or end
+    (``"post"``); shorter ones get ``value`` before (``padding="pre"``) or after them.
+    ``maxlen`` defaults to the longest length.
+
+    >>> import rillet as rl
+    >>> rl.utils.pad_sequences([[1, 2, 3], [4]], maxlen=2).tolist()
+    [[2, 3], [0, 4]]
+    """
+    for name, side in (("padding", padding), ("truncating", truncating)):
+        if side not in ("pre", "post"):
+            raise ArgumentError(
+                f"pad_sequences: received {name}={side!r}, expected 'pre' or 'post'"
+            )
+    try:
+        rows = [np.asarray(s) for s in sequences]
+    except TypeError:
+        rows = None
+    if rows is None or any(r.ndim == 0 for r in rows):
+        raise ArgumentError(
+            f"pad_sequences: received sequences={sequences!r}, expected a list of sequences"
+        )
+    sample_shape = next((r.shape[1:] for r in rows if len(r)), ())
+    if maxlen is None:
+        maxlen = max((len(r) for r in rows), default=0)
+    elif isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
+        raise ArgumentError(f"pad_sequences: received maxlen={maxlen!r}, expected an int >= 0")
+    out = np.full((len(rows), int(maxlen), *sample_shape), value, dtype=dtype)
+    for i, row in enumerate(rows):
+        if not len(row) or not maxlen:
+            continue
+        if row.shape[1:] != sample_shape:
+            raise ArgumentError(
+                f"pad_sequences: sequence {i} has samples of shape {row.shape[1:]}, expected "
+                f"{sample_shape} (the shape in the first non-empty sequence)"
+            )
+        kept = row[-maxlen:] if truncating == "pre" else row[:maxlen]
+        if padding == "post":
+            out[i, : len(kept)] = kept
+        else:
+            out[i, maxlen - len(kept) :] = kept
+    return out
 
 
 # -- the progress bar -------------------------------------------------------------------------
