@@ -3,6 +3,7 @@
 #   make test   run the test suite (and the doctests in rillet/)
 #   make lint   ruff check + ruff format --check
 #   make fuzz   differential fuzzing of graph mode (FUZZ_SECONDS=600)
+#   make bench-fit  fit throughput against Keras (TensorFlow) and PyTorch (~5 min)
 
 PYTHON ?= python3
 VENV := .venv
@@ -31,6 +32,27 @@ test: venv
 .PHONY: bench
 bench: venv
 	$(PY) benchmarks/graph_overhead.py
+
+# fit throughput against Keras 3 (TensorFlow) and PyTorch, each run in its own process; the
+# peers live in their own environment, .venv-bench, made on first use (see
+# benchmarks/fit_throughput.py; results in benchmarks/RESULTS.md). About 5 minutes.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_PEERS ?= tensorflow-cpu==2.21.0 torch==2.13.0 threadpoolctl
+
+$(BENCH_STAMP):
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	@echo "installing the benchmark peers ($(BENCH_PEERS)) into $(BENCH_VENV) ..."
+	@$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(BENCH_PEERS)
+	@touch $(BENCH_STAMP)
+
+.PHONY: bench-fit
+bench-fit: venv $(BENCH_STAMP)
+	@$(PY) -c "import threadpoolctl" 2>/dev/null || \
+		$(PY) -m pip install --quiet --disable-pip-version-check threadpoolctl
+	$(PY) benchmarks/fit_throughput.py $(BENCH_FIT_ARGS)
+
+bench: bench-fit
 
 # Differential fuzzing of graph mode (rillet.testing.fuzz) for FUZZ_SECONDS seconds: random
 # programs run eagerly and as graphs must agree; shrunk reproducers of any disagreement are

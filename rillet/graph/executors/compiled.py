@@ -1,0 +1,381 @@
+"""The compiled executor: a graph lowered to one generated Python function.
+
+Each node becomes one line that calls its registered kernel directly, with its attributes
+written into the call (or bound as globals of the generated code), so that running a graph
+costs one Python call per op and nothing else: no shape rules, no per-op dictionaries, values
+in local variables, and a ``del`` after each value's last use (a variable's buffer then has
+no stale reader, and its update runs in place). Constants are globals of the generated code.
+
+>>> import rillet as rl
+>>> f = rl.function(lambda x: rl.exp(rl.tanh(x)) * x, optimize=False)
+>>> print(f.get_concrete_function(rl.ones((3,))).executor.source, end="")
+def _lambda_(placeholder_0):
+    # graph <lambda>: 2 values planned in an arena of 12 bytes
+    tanh_1 = tanh(np, placeholder_0, out=arena_0_float32_3)  # float32(3,) planned
+    exp_2 = exp(np, tanh_1, out=arena_0_float32_3)  # float32(3,) in place of tanh_1
+    del tanh_1
+    multiply_3 = multiply(np, exp_2, placeholder_0, out=_empty((3,), float32))  # float32(3,)
+    del placeholder_0, exp_2
+    return [multiply_3]
+
+Memory comes from :func:`~rillet.graph.passes.memory_plan.plan_memory`: a value whose kernel
+was measured to honour ``out=`` is written into a buffer allocated once (shared over time by
+values that are never alive together, or taken over in place from a dying input), or, when
+a graph output may share its memory, into a new array at each call, so that what a call
+returns is never overwritten by the next one. Any other kernel allocates its result, which
+is used as returned. Kernels whose results need converting, low-precision floats computed
+in float32 and stateful ops run through ``_context.compute`` as in eager execution.
+
+With ``rl.debugging.enable_check_numerics()`` (or rule checks in tests) a second variant of
+the program runs, checking each op's outputs as it goes. Calls made while another thread is
+running the program use a third variant without shared buffers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+import math
+import os
+import re
+import threading
+import weakref
+
+import numpy as np
+
+from ... import _context
+from ...errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
+from ...ops._rules import fmt
+from ...ops.fused import specialize
+from ...tensor import Tensor
+from ..ir import CONSTANT, PLACEHOLDER, Graph, Node, Value
+from ..passes.memory_plan import ALIGNMENT, MemoryPlan, kernel_traits, plan_memory
+from .interpreter import _feed
+
+# Errors a kernel raises on inputs it cannot take, reported as ShapeError as in eager mode.
+_KERNEL_ERRORS = (ValueError, TypeError, IndexError, np.exceptions.AxisError)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PROGRAMS = itertools.count()
+
+
+class CompiledExecutor:
+    """Runs ``graph`` as a generated straight-line program; calling it with the inputs
+    returns the flat list of output tensors. ``source`` is the generated code."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.plan: MemoryPlan = plan_memory(graph)
+        self._arena = _aligned_bytes(self.plan.arena_bytes)
+        self._programs: dict[tuple[bool, bool], _Program] = {}
+        self._lock = threading.Lock()
+        self._fast = self._program(pooled=True, checked=False)
+
+    @property
+    def source(self) -> str:
+        """The generated code of the program that normally runs."""
+        return self._fast.source
+
+    def __call__(self, *inputs) -> list[Tensor]:
+        graph_inputs = self.graph.inputs
+        if len(inputs) != len(graph_inputs):
+            raise ArgumentError(
+                f"graph {self.graph.name} takes {len(graph_inputs)} inputs, got {len(inputs)}"
+            )
+        feeds = [_feed(x, v) for x, v in zip(inputs, graph_inputs)]
+        return [Tensor._wrap(a) for a in self.run_arrays(feeds)]
+
+    def run_arrays(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        """Run the program on input arrays (of the placeholders' dtypes and shapes)."""
+        flags = _context.FLAGS
+        checked = flags.check_numerics or flags.check_rules
+        if not self._lock.acquire(blocking=False):  # another thread holds the buffers
+            return self._program(pooled=False, checked=checked).run(feeds)
+        try:
+            program = self._program(pooled=True, checked=True) if checked else self._fast
+            return program.run(feeds)
+        finally:
+            self._lock.release()
+
+    def _program(self, pooled: bool, checked: bool) -> _Program:
+        program = self._programs.get((pooled, checked))
+        if program is None:
+            arena = self._arena if pooled else None
+            program = _Program(_Lowering(self.graph, self.plan, arena, checked))
+            self._programs[(pooled, checked)] = program
+        return program
+
+
+class _Program:
+    """A compiled program: its source, function, and which line runs which node."""
+
+    def __init__(self, lowering: _Lowering):
+        self.source = lowering.source()
+        self.line_nodes = lowering.line_nodes
+        self.filename = os.path.join(_HERE, f"<compiled {lowering.graph.name} {next(_PROGRAMS)}>")
+        code = compile(self.source, self.filename, "exec")
+        namespace = dict(lowering.namespace)
+        exec(code, namespace)  # noqa: S102  (our own generated code)
+        self.fn = namespace[lowering.fn_name]
+        self._code = self.fn.__code__
+        # Tracebacks and debuggers show the generated lines.
+        lines = self.source.splitlines(keepends=True)
+        linecache.cache[self.filename] = (len(self.source), None, lines, self.filename)
+        weakref.finalize(self, linecache.cache.pop, self.filename, None)
+
+    def run(self, feeds: list) -> list:
+        try:
+            with np.errstate(all="ignore"):  # NaN and Inf are IEEE results, not warnings
+                return self.fn(*feeds)
+        except RilletError as error:
+            node = self._failed_node(error.__traceback__)[0]
+            attach_context(error, None if node is None else node.op)
+            raise
+        except _KERNEL_ERRORS as exc:
+            node, shapes = self._failed_node(exc.__traceback__)
+            if node is None:
+                raise
+            raise ShapeError(
+                f"graph node {node.name} cannot compute on inputs of shapes {shapes}: {exc}",
+                op=node.op,
+            ) from exc
+
+    def _failed_node(self, tb) -> tuple[Node | None, str]:
+        """The node whose line raised, and the shapes of its inputs at that moment."""
+        while tb is not None and tb.tb_frame.f_code is not self._code:
+            tb = tb.tb_next
+        if tb is None or tb.tb_lineno not in self.line_nodes:
+            return None, ""
+        node, names = self.line_nodes[tb.tb_lineno]
+        local = tb.tb_frame.f_locals
+        shapes = ", ".join(str(getattr(local.get(n), "shape", None)) for n in names)
+        return node, shapes
+
+
+class _Names:
+    """Unique Python identifiers for the generated code, derived from readable names."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def claim(self, wanted: str) -> str:
+        name = re.sub(r"\W", "_", wanted) or "_"
+        if name[0].isdigit() or keyword.iskeyword(name):
+            name = f"_{name}"
+        base, suffix = name, itertools.count(1)
+        while name in self.used:
+            name = f"{base}_{next(suffix)}"
+        self.used.add(name)
+        return name
+
+
+class _Lowering:
+    """Writes the source of one program for ``graph``: ``arena`` (the planned values'
+    memory; None: none) and ``checked`` (a check of each op's outputs) choose the variant."""
+
+    def __init__(self, graph: Graph, plan: MemoryPlan, arena, checked: bool):
+        self.graph, self.plan, self.arena, self.checked = graph, plan, arena, checked
+        self.names = _Names()
+        self.namespace: dict = {}
+        self.locals: dict[int, str] = {}  # value id -> local or global name
+        self.globals: dict[tuple, str] = {}  # (kind, key) -> global name
+        self.line_nodes: dict[int, tuple[Node, list[str]]] = {}
+        for name, obj in (("np", np), ("_compute", _context.compute), ("_empty", np.empty)):
+            self._global(("builtin", name), name, obj)
+        if checked:
+            self._global(("builtin", "_check"), "_check", _Checker(graph.nodes))
+        self.fn_name = self.names.claim(graph.name)
+
+    # -- names ------------------------------------------------------------------------------
+
+    def _global(self, key: tuple, wanted: str, obj) -> str:
+        name = self.globals.get(key)
+        if name is None:
+            name = self.globals[key] = self.names.claim(wanted)
+            self.namespace[name] = obj
+        return name
+
+    def _name(self, value: Value | None) -> str:
+        return "None" if value is None else self.locals[id(value)]
+
+    def _define(self, value: Value) -> str:
+        name = self.locals[id(value)] = self.names.claim(value.name)
+        return name
+
+    # -- the program ------------------------------------------------------------------------
+
+    def source(self) -> str:
+        params = [self._define(v) for v in self.graph.inputs]
+        body = [f"# graph {self.graph.name}: {self._arena_summary()}"]
+        last_use = self._last_uses()
+        for i, node in enumerate(self.graph.nodes):
+            if node.op == CONSTANT:
+                name = self._define(node.outputs[0])
+                self.namespace[name] = node.attrs["value"]
+            elif node.op != PLACEHOLDER:
+                body.extend(self._node_lines(len(body) + 2, node))
+            dead = [self._name(v) for v in last_use.get(i, ()) if v.node.op != CONSTANT]
+            if dead:
+                body.append(f"del {', '.join(dead)}")
+        body.append(f"return [{', '.join(self._name(v) for v in self.graph.outputs)}]")
+        lines = [f"def {self.fn_name}({', '.join(params)}):"] + [f"    {b}" for b in body]
+        return "\n".join(lines) + "\n"
+
+    def _arena_summary(self) -> str:
+        if self.arena is None or not self.plan.offsets:
+            return "no planned memory"
+        count = len(self.plan.offsets)
+        plural = "s" * (count != 1)
+        return f"{count} value{plural} planned in an arena of {self.plan.arena_bytes} bytes"
+
+    def _last_uses(self) -> dict[int, list[Value]]:
+        """Step -> values dead after it (last read there, or never read); outputs live on."""
+        last: dict[int, tuple[int, Value]] = {}
+        for i, node in enumerate(self.graph.nodes):
+            for value in node.outputs:
+                last[id(value)] = (i, value)
+            for value in node.inputs:
+                if value is not None:
+                    last[id(value)] = (i, value)
+        for value in self.graph.inputs:
+            last.setdefault(id(value), (-1, value))
+        keep = {id(v) for v in self.graph.outputs}
+        dead: dict[int, list[Value]] = {}
+        for key, (i, value) in last.items():
+            if key not in keep and i >= 0:
+                dead.setdefault(i, []).append(value)
+        return dead
+
+    def _node_lines(self, lineno: int, node: Node) -> list[str]:
+        inputs = [self._name(v) for v in node.inputs]
+        call = self._call(node, inputs)
+        targets = [self._define(v) for v in node.outputs]
+        line = f"{', '.join(targets)} = {call}" if targets else call
+        lines = [f"{line}  # {self._describe(node)}"]
+        self.line_nodes[lineno] = (node, inputs)
+        if self.checked:
+            index = self.graph.nodes.index(node)
+            lines.append(f"_check({index}, ({_tuple(inputs)}), ({_tuple(targets)}))")
+            self.line_nodes[lineno + 1] = (node, inputs)
+        return lines
+
+    def _fast(self, node: Node) -> bool:
+        """Call the kernel itself: its results need no conversion (as they come, or when
+        written into the ``out=`` array the plan gives it)."""
+        traits = kernel_traits(node)
+        if traits.writes_out and self._out(node) is not None:
+            return True
+        return traits.exact
+
+    def _call(self, node: Node, inputs: list[str]) -> str:
+        if not self._fast(node):
+            op = self._global(("op", node.op), f"{node.op}_op", node.opdef)
+            attrs = self._global(("attrs", id(node)), f"{node.name}_attrs", node.attrs)
+            spec = node.opdef.rule(*node.inputs, **node.attrs)  # a Spec or a list, as eager
+            spec = self._global(("spec", id(node)), f"{node.name}_spec", spec)
+            return f"_compute({op}, [{', '.join(inputs)}], {attrs}, {spec})"
+        out = self._out(node)
+        if node.op == "fused_elementwise":
+            return self._fused_call(node, inputs, out)
+        kernel = self._global(("kernel", node.op), node.op, node.opdef.kernel)
+        args = ["np", *inputs, *self._attrs(node)]
+        if out is not None:
+            args.append(f"out={out}")
+        return f"{kernel}({', '.join(args)})"
+
+    def _fused_call(self, node: Node, inputs: list[str], out: str | None) -> str:
+        """A fused node calls the function its kernel would look up for these static
+        shapes and dtypes (saving that lookup, a microsecond or two per call)."""
+        values = [v for v in node.inputs if v is not None]
+        run = specialize(
+            node.attrs["program"], tuple(v.shape for v in values), tuple(v.dtype for v in values)
+        )
+        name = self._global(("run", id(node)), f"{node.name}_run", run)
+        return f"{name}(np, {', '.join(inputs)}, {out or 'None'})"
+
+    def _attrs(self, node: Node) -> list[str]:
+        written = []
+        for key, attr in node.attrs.items():
+            text = _literal(attr)
+            if text is None:
+                text = self._global(("attr", id(node), key), f"{node.name}_{key}", attr)
+            written.append(f"{key}={text}")
+        return written
+
+    def _out(self, node: Node) -> str | None:
+        """The ``out=`` argument: a view of a shared buffer, a new array, or None."""
+        if len(node.outputs) != 1:
+            return None
+        value = node.outputs[0]
+        offset = self.plan.offset_of(value)
+        if offset is not None and self.arena is not None:
+            return self._view(offset, value)
+        if id(value) in self.plan.fresh:
+            dtype = self._global(("dtype", value.dtype.str), value.dtype.name, value.dtype)
+            return f"_empty({value.shape!r}, {dtype})"
+        return None
+
+    def _view(self, offset: int, value: Value) -> str:
+        """A global array of ``value``'s shape and dtype at ``offset`` in the arena."""
+        shape = "x".join(map(str, value.shape)) or "scalar"
+        key = ("view", offset, value.shape, value.dtype.str)
+        size = math.prod(value.shape) * value.dtype.itemsize
+        view = self.arena[offset : offset + size].view(value.dtype).reshape(value.shape)
+        return self._global(key, f"arena_{offset}_{value.dtype.name}_{shape}", view)
+
+    def _describe(self, node: Node) -> str:
+        specs = ", ".join(f"{v.dtype.name}{fmt(v.shape)}" for v in node.outputs)
+        value = node.outputs[0] if len(node.outputs) == 1 else None
+        if value is None or self.arena is None or self.plan.offset_of(value) is None:
+            return specs
+        position = self.plan.in_place.get(id(value))
+        if position is not None:
+            return f"{specs} in place of {self._name(node.inputs[position])}"
+        return f"{specs} planned"
+
+
+class _Checker:
+    """The check after each op of a checked program: rules (tests) and NaN/Inf."""
+
+    def __init__(self, nodes: list[Node]):
+        self.nodes = nodes
+
+    def __call__(self, index: int, inputs: tuple, outputs: tuple) -> None:
+        node = self.nodes[index]
+        if _context.FLAGS.check_rules:
+            for array, value in zip(outputs, node.outputs):
+                _context._check_rule(node.opdef, np.asarray(array), value.spec)
+        if _context.FLAGS.check_numerics:
+            tensors = [Tensor._wrap(a) for a in outputs]
+            try:
+                _context._check_numerics(node.opdef, list(inputs), tensors)
+            except NumericsError as error:
+                error.message = f"{error.message} (graph node {node.name})"
+                error.args = (error.message,)
+                raise
+
+
+def _aligned_bytes(size: int) -> np.ndarray:
+    """``size`` bytes starting on an ``ALIGNMENT`` boundary (views of it are aligned too)."""
+    raw = np.empty(size + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + size]
+
+
+def _tuple(names: list[str]) -> str:
+    return f"{names[0]}," if len(names) == 1 else ", ".join(names)
+
+
+def _literal(value) -> str | None:
+    """Python source that evaluates to ``value`` (of the same type), or None."""
+    if value is None or type(value) in (bool, int, str):
+        return repr(value)
+    if type(value) is float and math.isfinite(value):
+        return repr(value)
+    if type(value) is tuple and len(value) <= 8:
+        parts = [_literal(v) for v in value]
+        if any(p is None for p in parts):
+            return None
+        text = f"({_tuple(parts)})" if parts else "()"
+        return text if len(text) <= 40 else None  # a long one is a global, for readability
+    return None
