@@ -192,7 +192,9 @@ class ConcreteFunction:
             graph.output_structure = self._capture_outputs(result, tracer, graph)
         self.traced_graph = graph
         if optimize_graph or memory_budget is not None:
-            graph = optimize(graph, memory_budget=memory_budget, passes=optimize_graph)
+            graph = optimize(
+                graph, memory_budget=memory_budget, passes=optimize_graph, executor=executor
+            )
         self.graph = graph
         self.executor = make_executor(self.graph, executor)
 
