@@ -13,6 +13,7 @@
 from . import (
     _operators,
     activations,
+    backend,
     callbacks,
     config,
     constraints,

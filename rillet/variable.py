@@ -38,6 +38,7 @@ class Variable:
         self._cache: Tensor | None = None
         self.trainable = bool(trainable)
         self.name = name or "Variable"
+        self.path = self.name  # where the variable sits in its model (layers set "dense/kernel")
 
     def _rillet_read(self) -> Tensor:
         """The value as an op input: a tensor now, or a graph node while tracing."""

@@ -119,9 +119,8 @@ class Layer:
             initializer = "glorot_uniform" if _dtypes.is_floating(dtype) else "zeros"
         with init_scope():  # initial values are computed now, even inside rl.function
             value = initializers.get(initializer)(shape, dtype=dtype)
-            variable = Variable(
-                value, trainable=trainable, dtype=dtype, name=f"{self.name}/{name or 'variable'}"
-            )
+            variable = Variable(value, trainable=trainable, dtype=dtype, name=name or "variable")
+        variable.path = f"{self.name}/{variable.name}"  # Keras: name "kernel", path "dense/kernel"
         variable.regularizer = regularizers.get(regularizer)
         variable.constraint = constraints.get(constraint)
         self._tracked["trainable" if trainable else "untrainable"].append(variable)
@@ -295,6 +294,31 @@ class Layer:
         with tracing(tracer):
             outputs = self(_map_shapes(placeholder, input_shape))
         return _map_structure(lambda t: _batch_unknown(tuple(t.shape), input_shape), outputs)
+
+    # -- symbolic use ---------------------------------------------------------------------
+
+    @property
+    def input(self):
+        """The KerasTensor(s) this layer was first called on symbolically (Keras's
+        ``layer.input``, for building feature-extraction models)."""
+        node = self._first_node("input")
+        return node.call_args[0] if node.call_args else node.outputs  # an InputLayer: itself
+
+    @property
+    def output(self):
+        """The KerasTensor(s) of this layer's first symbolic call."""
+        return self._first_node("output").outputs
+
+    def _first_node(self, what: str):
+        from ..models.symbolic import inbound_nodes
+
+        nodes = inbound_nodes(self)
+        if not nodes:
+            raise AttributeError(
+                f"layer '{self.name}' has never been called on a symbolic input (rl.Input), "
+                f"so it has no {what}"
+            )
+        return nodes[0]
 
     # -- configuration --------------------------------------------------------------------
 

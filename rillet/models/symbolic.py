@@ -183,8 +183,7 @@ class InputLayer(Layer):
         self.built = True
         if input_tensor is None:
             input_tensor = KerasTensor(self.batch_shape, self.dtype, name=self.name)
-        self.output = input_tensor
-        Node(self, (), {}, input_tensor)
+        Node(self, (), {}, input_tensor)  # so that self.output is input_tensor
 
     def call(self, inputs):
         return inputs

@@ -50,3 +50,17 @@ FAMILIES = (
     rnn,
 )
 __all__ = [name for family in FAMILIES for name in family.__all__]
+
+
+def convert_to_tensor(x, dtype=None):
+    """``x`` as a tensor (Keras's ``keras.ops.convert_to_tensor``)."""
+    from ..tensor import asarray
+
+    return asarray(x, dtype=dtype)
+
+
+def convert_to_numpy(x):
+    """``x`` as a NumPy array (Keras's ``keras.ops.convert_to_numpy``)."""
+    import numpy as np
+
+    return np.asarray(x)
