@@ -161,7 +161,7 @@ _KIND_METRICS = {
 
 
 def _kind_of_loss(loss) -> str | None:
-    """"binary", "sparse" or "categorical" for a cross-entropy loss (a name, a function, a
+    """ "binary", "sparse" or "categorical" for a cross-entropy loss (a name, a function, a
     loss object or a wrapper of the function), else None."""
     if type(loss) is _losses.LossFunctionWrapper:
         loss = loss.fn

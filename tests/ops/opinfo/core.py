@@ -82,7 +82,9 @@ UNTABLED = {
     name: "constructors: tested in tests/test_creation.py"
     for name in ("zeros_like", "ones_like", "full_like")
 }
-UNTABLED.update({
-    "read_variable": "state: tested through Variable in tests/graph/test_function.py",
-    "assign_variable": "state: tested through Variable in tests/graph/test_function.py",
-})
+UNTABLED.update(
+    {
+        "read_variable": "state: tested through Variable in tests/graph/test_function.py",
+        "assign_variable": "state: tested through Variable in tests/graph/test_function.py",
+    }
+)
