@@ -305,10 +305,30 @@ def concat(xp, *xs, axis=0, out=None):
 def _concat_vjp(g, y, *xs, axis):
     if len(xs) == 1:
         return (g,)
-    return tuple(split(g, [x.shape[axis] for x in xs], axis=axis))
+    sizes = [x.shape[axis] for x in xs]
+    if None in sizes:  # sizes known only at run time (a graph traced with unknown sizes)
+        return tuple(split_like([g, *xs], axis=axis))
+    return tuple(split(g, sizes, axis=axis))
 
 
 concatenate = concat  # the NumPy name
+
+
+def _split_like_rule(g, *likes, axis=0):
+    return [Spec(tuple(like.shape), g.dtype) for like in likes]
+
+
+@defop(rule=_split_like_rule, variadic=True, low_precision="native")
+def split_like(xp, g, *likes, axis=0, out=None):
+    """``g`` split along ``axis`` into pieces as long as each of ``likes`` is there, read at
+    run time (the gradient of ``concat`` when sizes are unknown while tracing)."""
+    bounds = xp.cumsum([like.shape[axis] for like in likes])[:-1]
+    return xp.split(g, bounds, axis=axis)
+
+
+@split_like.defvjp
+def _split_like_vjp(gs, ys, g, *likes, axis):
+    return (concat(list(gs), axis=axis), *(None for _ in likes))
 
 
 def _stack_rule(*xs, axis=0):

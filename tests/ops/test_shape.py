@@ -9,7 +9,9 @@ from hypothesis.extra import numpy as hnp
 import rillet as rl
 from rillet import _context
 from rillet.errors import ArgumentError, AxisError, ShapeError
+from rillet.ops import shape as shape_ops
 from rillet.ops.shape import repeat_sum, slice_region
+from rillet.testing import check_grads
 
 SETTINGS = settings(max_examples=60, deadline=None)
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5)
@@ -352,3 +354,25 @@ def test_unstack_error_on_a_0d_tensor_or_a_wrong_num():
 def test_slice_region_error_outside_the_tensor():
     with pytest.raises(ShapeError, match=r"slice_region: region \[2, 2\+2\) .*axis 1 of x\(3, 3\)"):
         slice_region(rl.zeros((3, 3)), begin=(0, 2), size=(1, 2))
+
+
+def test_concat_gradient_with_unknown_sizes_matches_eager():
+    def grads(x):
+        with rl.GradientTape() as tape:
+            tape.watch(x)
+            y = rl.sum(rl.concat([x[:1], x], axis=0) * rl.concat([x, x[-1:]], axis=0))
+        return tape.gradient(y, x)
+
+    traced = rl.function(grads, input_signature=[rl.TensorSpec((None,), rl.float64)])
+    x = rl.asarray(np.array([0.5, -1.0, 2.0]))
+    np.testing.assert_allclose(traced(x).numpy(), grads(x).numpy())
+    assert "split_like" in traced.get_graph(x).op_counts()
+
+
+def test_split_like_gradient_matches_finite_differences():
+    likes = [rl.asarray(np.zeros((2, 2))), rl.asarray(np.zeros((2, 3)))]
+    check_grads(
+        lambda g: shape_ops.split_like([g, *likes], axis=1),
+        [np.random.default_rng(0).standard_normal((2, 5))],
+        order=2,
+    )

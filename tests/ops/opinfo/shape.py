@@ -269,3 +269,20 @@ OPS += [
         grad2=True,
     ),
 ]
+
+
+def _split_like_samples(rng, dtype):
+    g = randn(rng, (2, 5), dtype)
+    likes = (randn(rng, (2, 2), dtype), randn(rng, (2, 3), dtype))
+    return [Sample(([g, *likes],), {"axis": 1}, grad_args=())]
+
+
+OPS.append(
+    OpInfo(
+        "split_like",
+        lambda tensors, axis: shape_ops.split_like(tensors, axis=axis),
+        lambda tensors, axis: np.split(tensors[0], [2], axis=axis),
+        _split_like_samples,
+        grad=False,
+    )
+)
