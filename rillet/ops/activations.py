@@ -59,7 +59,23 @@ def relu(xp, x, *, out=None):
 
 @relu.defvjp
 def _relu_vjp(g, y, x):
-    return (where(x > 0, g, 0.0),)
+    return (relu_grad(g, y),)
+
+
+def _relu_grad_rule(g, y):
+    return Spec(rules.broadcast_shapes(tuple(g.shape), tuple(y.shape), names=("g", "y")), g.dtype)
+
+
+@defop(rule=_relu_grad_rule)
+def relu_grad(xp, g, y, *, out=None):
+    """``g`` where ``y > 0``, else 0: relu's gradient as one kernel (two passes over memory,
+    where a ``where`` of a comparison takes several)."""
+    return xp.multiply(g, y > 0, out=out)
+
+
+@relu_grad.defvjp
+def _relu_grad_vjp(h, z, g, y):
+    return (relu_grad(h, y), None)  # linear in g; piecewise constant in y
 
 
 @defop(rule=rules.unary(allowed=_NUMERIC))

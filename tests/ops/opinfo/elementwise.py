@@ -2,6 +2,7 @@ import numpy as np
 import scipy.special
 
 import rillet as rl
+from rillet.ops import activations
 from rillet.testing.opinfo import OpInfo, Sample, away_from, randn, uniform
 
 SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5)), ((), (2, 3))]
@@ -263,3 +264,20 @@ OPS = [
         grad=False,
     ),
 ]
+
+
+def _relu_grad_samples(rng, dtype):
+    g = randn(rng, (3, 4), dtype)
+    y = np.maximum(away_from(rng, (3, 4), dtype), 0).astype(dtype)
+    return [Sample((g, y), grad_args=(0,)), Sample((g, y[0]), grad_args=(0,))]
+
+
+OPS.append(
+    OpInfo(
+        "relu_grad",
+        activations.relu_grad,
+        lambda g, y: g * (y > 0),
+        _relu_grad_samples,
+        grad2=True,
+    )
+)
