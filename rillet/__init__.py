@@ -58,7 +58,7 @@ from .losses import Loss
 from .metrics import Metric
 from .models import Input, KerasTensor, Model, Sequential
 from .ops import *  # noqa: F403  (every family lists its ops in __all__)
-from .ops.shape import cast
+from .ops.shapes import cast
 from .optimizers import Optimizer
 from .regularizers import Regularizer
 from .tensor import Tensor, asarray, is_tensor

@@ -33,7 +33,7 @@ from . import dtypes as _dtypes
 from . import random as _random
 from .errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from .ops import creation as _creation
-from .ops.shape import broadcast_to, cast, reshape
+from .ops.shapes import broadcast_to, cast, reshape
 from .tensor import Tensor, asarray
 
 __all__ = [

@@ -19,7 +19,7 @@ import numpy as np
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..graph.trace import init_scope
-from ..ops.shape import cast
+from ..ops.shapes import cast
 from ..tensor import Tensor, asarray
 from ..variable import Variable
 from . import masking

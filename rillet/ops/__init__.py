@@ -14,7 +14,7 @@ from . import (
     random,
     reduction,
     rnn,
-    shape,
+    shapes,
     sorting,
     state,
 )
@@ -30,7 +30,7 @@ from .nn import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .random import *  # noqa: F403
 from .reduction import *  # noqa: F403
-from .shape import *  # noqa: F403
+from .shapes import *  # noqa: F403
 from .sorting import *  # noqa: F403
 
 FAMILIES = (
@@ -39,7 +39,7 @@ FAMILIES = (
     activations,
     reduction,
     linalg,
-    shape,
+    shapes,
     indexing,
     sorting,
     nn,
@@ -50,6 +50,12 @@ FAMILIES = (
     rnn,
 )
 __all__ = [name for family in FAMILIES for name in family.__all__]
+
+
+def shape(x) -> tuple:
+    """The static shape of ``x`` as a tuple (Keras's ``keras.ops.shape``; ``None`` for a size
+    unknown while tracing)."""
+    return tuple(x.shape)
 
 
 def convert_to_tensor(x, dtype=None):

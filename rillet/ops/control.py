@@ -335,7 +335,7 @@ def _steps(n: int, reverse: bool) -> range:
 def _carries_in(history, initial, reverse: bool):
     """The carry each step started from: the initial carry, then the history shifted by one
     step in the scan's direction."""
-    from .shape import concat, expand_dims
+    from .shapes import concat, expand_dims
 
     first = expand_dims(initial, axis=0)
     if reverse:
@@ -417,7 +417,7 @@ def scan(fn: Callable, elems, initializer=None, reverse: bool = False):
 
 def _attach(stacked, first, reverse: bool):
     """Put the first accumulator (an element itself) back at its end of the result."""
-    from .shape import concat, expand_dims
+    from .shapes import concat, expand_dims
 
     row = expand_dims(first, axis=0)
     return concat([stacked, row] if reverse else [row, stacked], axis=0)
@@ -425,7 +425,7 @@ def _attach(stacked, first, reverse: bool):
 
 def _eager_scan(step: Callable, carry: list, xs: list, reverse: bool) -> list:
     """A scan as a Python loop (eager tapes record every step); the stacked carries."""
-    from .shape import stack
+    from .shapes import stack
 
     n = xs[0].shape[0]
     rows: list = [None] * n
@@ -467,7 +467,7 @@ def map_fn(fn: Callable, elems, fn_output_signature=None):
     if sub.tracing_active() or n == 0:
         _, stacked, _ = stage_scan(step, [], xs)
     else:
-        from .shape import stack
+        from .shapes import stack
 
         rows = [step([], [x[i] for x in xs], [])[1] for i in range(n)]
         stacked = [stack([row[k] for row in rows], axis=0) for k in range(len(rows[0]))]
@@ -478,7 +478,7 @@ def _apply_signature(outputs: list, signature) -> list:
     """Cast ``outputs`` to the dtypes of ``signature`` (dtypes or TensorSpecs)."""
     if signature is None:
         return outputs
-    from .shape import cast
+    from .shapes import cast
 
     specs, _ = _sub().tree_flatten(signature)
     if len(specs) != len(outputs):

@@ -39,7 +39,7 @@ from ..errors import ArgumentError, DTypeError, RilletError, ShapeError, attach_
 from ..tensor import asarray
 from ._registry import Spec, defop
 from ._rules import fmt
-from .shape import reshape
+from .shapes import reshape
 
 __all__ = [
     "conv1d",

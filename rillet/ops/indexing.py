@@ -35,7 +35,7 @@ from . import _rules as rules
 from ._registry import Spec, defop
 from .creation import arange, zeros, zeros_like
 from .linalg import transpose
-from .shape import reshape
+from .shapes import reshape
 
 __all__ = [
     "getitem",

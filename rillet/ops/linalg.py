@@ -49,7 +49,7 @@ def matmul(xp, a, b, *, out=None):
 
 @matmul.defvjp
 def _matmul_vjp(g, y, a, b):
-    from .shape import reshape
+    from .shapes import reshape
 
     # Treat 1-D operands as matrices (a row, b a column), as the forward pass does.
     a2 = reshape(a, shape=(1,) + a.shape) if a.ndim == 1 else a
@@ -285,7 +285,7 @@ def _einsum_vjp(g, y, *operands, subscripts):
 def _einsum_operand_grad(g, output: str, terms, operands, k: int, sizes: dict):
     """The gradient of operand ``k``: the einsum of g with the other operands, written out to
     operand k's subscripts."""
-    from .shape import broadcast_to
+    from .shapes import broadcast_to
 
     used = set(output).union(*terms)
     spare = iter(c for c in _LETTERS if c not in used)
@@ -384,7 +384,7 @@ def _ndim(x) -> int:
 
 def outer(a, b):
     """Outer product of two vectors (inputs of other ranks are flattened, as in NumPy)."""
-    from .shape import reshape
+    from .shapes import reshape
 
     a = a if _ndim(a) == 1 else reshape(a, shape=(-1,))
     b = b if _ndim(b) == 1 else reshape(b, shape=(-1,))
@@ -489,7 +489,7 @@ def trace(xp, x, *, offset=0, axis1=0, axis2=1, out=None):
 
 @trace.defvjp
 def _trace_vjp(g, y, x, *, offset, axis1, axis2):
-    from .shape import broadcast_to, reshape
+    from .shapes import broadcast_to, reshape
 
     a1, a2 = _diagonal_axes(tuple(x.shape), axis1, axis2)
     length = _diagonal_length(x.shape[a1], x.shape[a2], offset)

@@ -18,7 +18,7 @@ from ._registry import Spec, defop
 from .creation import ones_like
 from .elementwise import exp, rsqrt, tanh
 from .reduction import sum as reduce_sum
-from .shape import reshape
+from .shapes import reshape
 
 __all__ = [
     "softmax", "log_softmax",

@@ -69,7 +69,7 @@ def sum(xp, x, *, axis=None, keepdims=False, out=None):
 def expand_reduced(g, x_shape: tuple, axis, keepdims: bool):
     """Give a reduction's gradient ``g`` back its reduced axes (size 1), so that it
     broadcasts against the input (static axes only: sizes may be unknown while tracing)."""
-    from .shape import expand_dims
+    from .shapes import expand_dims
 
     if keepdims:
         return g
@@ -79,7 +79,7 @@ def expand_reduced(g, x_shape: tuple, axis, keepdims: bool):
 
 @sum.defvjp
 def _sum_vjp(g, y, x, *, axis, keepdims):
-    from .shape import broadcast_like
+    from .shapes import broadcast_like
 
     return (broadcast_like(expand_reduced(g, x.shape, axis, keepdims), x),)
 
@@ -102,7 +102,7 @@ def mean(xp, x, *, axis=None, keepdims=False, out=None):
 @mean.defvjp
 def _mean_vjp(g, y, x, *, axis, keepdims):
     from .creation import ones_like
-    from .shape import broadcast_like
+    from .shapes import broadcast_like
 
     axes = rules.normalize_axes(axis, x.ndim)
     if builtins.any(x.shape[a] is None for a in axes):  # count the reduced elements at run time
@@ -153,7 +153,7 @@ def _prod_others_vjp(h, p, x, *, axis):
     # set to one, so its own products-of-others are those pair products: exact at zeros, at
     # the cost of an (n, n) tensor per slice (second-order gradients of prod only).
     from .linalg import transpose
-    from .shape import reshape
+    from .shapes import reshape
 
     axes = rules.normalize_axes(axis, x.ndim)
     kept = [a for a in range(x.ndim) if a not in axes]
@@ -399,7 +399,7 @@ def cumsum(xp, x, *, axis=None, exclusive=False, reverse=False, out=None):
 
 @cumsum.defvjp
 def _cumsum_vjp(g, y, x, *, axis, exclusive, reverse):
-    from .shape import reshape
+    from .shapes import reshape
 
     # each x_j enters the sums after it (before it when reversed): scan g the other way
     grad = cumsum(g, axis=0 if axis is None else axis, exclusive=exclusive, reverse=not reverse)
@@ -418,7 +418,7 @@ def cumprod(xp, x, *, axis=None, exclusive=False, reverse=False, out=None):
 
 @cumprod.defvjp
 def _cumprod_vjp(g, y, x, *, axis, exclusive, reverse):
-    from .shape import reshape
+    from .shapes import reshape
 
     shape = x.shape
     if axis is None:  # the forward pass scanned the flattened x; g and y are flat

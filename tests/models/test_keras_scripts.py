@@ -379,7 +379,7 @@ def _ops_convert():
 
 
 def _ops_shape():
-    assert rl.ops.shape(rl.ones((2, 3))) == (2, 3)  # rl.ops.shape is the shape-op module
+    assert rl.ops.shape(rl.ones((2, 3))) == (2, 3)
 
 
 def _random_randint():
@@ -419,10 +419,10 @@ PRESENT = {
     "Variable.name is the short name; Variable.path the full one": _variable_name_and_path,
     "keras.ops.convert_to_tensor / convert_to_numpy": _ops_convert,
     "keras.config.floatx/epsilon/image_data_format; keras.backend": _config_backend_names,
+    "keras.ops.shape(x) returns the shape tuple": _ops_shape,
 }
 
 MISSING = {
-    "keras.ops.shape(x) returns the shape tuple": _ops_shape,
     "keras.random.randint(shape, minval, maxval, dtype='int32', seed=None)": _random_randint,
     "keras.random.SeedGenerator as seed= of keras.random functions": _random_seed_generator,
     "keras.random.dropout(inputs, rate, noise_shape=None, seed=None)": _random_dropout,

@@ -3,7 +3,7 @@
 import numpy as np
 
 import rillet as rl
-from rillet.ops import shape as shape_ops
+from rillet.ops import shapes as shape_ops
 from rillet.testing.opinfo import OpInfo, Sample, randn
 
 
