@@ -69,6 +69,9 @@ __all__ = [
     "stateless_bernoulli",
     "stateless_categorical",
     "stateless_shuffle",
+    "SeedGenerator",
+    "randint",
+    "dropout",
 ]
 
 
@@ -144,6 +147,8 @@ def _permutation(key, x_or_n):
 
 
 def _global_key(seed):
+    if isinstance(seed, Generator):  # Keras's SeedGenerator as seed=: draw from its stream
+        return seed._key()
     return _ops.GLOBAL_STREAM.next_key(seed)
 
 
@@ -296,3 +301,34 @@ class Generator:
     def permutation(self, x_or_n) -> Tensor:
         with _ops.errors_named("Generator.permutation"):
             return _permutation(self._key(), x_or_n)
+
+
+class SeedGenerator(Generator):
+    """Keras's ``keras.random.SeedGenerator``: a stream passed as ``seed=`` to the draws, each
+    draw taking its next key.
+
+    >>> import rillet as rl
+    >>> a = rl.random.normal((2,), seed=rl.random.SeedGenerator(7))
+    >>> b = rl.random.normal((2,), seed=rl.random.SeedGenerator(7))
+    >>> a.numpy().tolist() == b.numpy().tolist()
+    True
+    """
+
+    def __init__(self, seed: int | None = None, name: str | None = None, **kwargs):
+        super().__init__(seed)
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None) -> Tensor:
+    """Integers in ``[minval, maxval)`` (Keras's ``keras.random.randint``)."""
+    with _ops.errors_named("random.randint"):
+        return _uniform(_global_key(seed), shape, minval, maxval, _dtypes.as_dtype(dtype))
+
+
+def dropout(inputs, rate, noise_shape=None, seed=None) -> Tensor:
+    """``inputs`` with a fraction ``rate`` of entries zeroed and the rest scaled by
+    ``1 / (1 - rate)`` (Keras's ``keras.random.dropout``)."""
+    from .ops.random import dropout as _dropout
+
+    if isinstance(seed, Generator):
+        seed = int(seed.uniform((), 0, 2**31 - 1, dtype=_dtypes.int64))
+    return _dropout(inputs, rate, noise_shape=noise_shape, seed=seed)

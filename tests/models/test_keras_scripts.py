@@ -420,12 +420,10 @@ PRESENT = {
     "keras.ops.convert_to_tensor / convert_to_numpy": _ops_convert,
     "keras.config.floatx/epsilon/image_data_format; keras.backend": _config_backend_names,
     "keras.ops.shape(x) returns the shape tuple": _ops_shape,
+    "keras.random.randint(shape, minval, maxval, dtype='int32', seed=None)": _random_randint,
 }
 
 MISSING = {
-    "keras.random.randint(shape, minval, maxval, dtype='int32', seed=None)": _random_randint,
-    "keras.random.SeedGenerator as seed= of keras.random functions": _random_seed_generator,
-    "keras.random.dropout(inputs, rate, noise_shape=None, seed=None)": _random_dropout,
     "model.save('model.keras'); keras.models.load_model": _whole_model_save_and_load,
     "add_weight(autocast=, aggregation=); layer.compute_dtype": _add_weight_keras_arguments,
 }
