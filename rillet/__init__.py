@@ -31,6 +31,7 @@ from . import (
     optimizers,
     random,
     regularizers,
+    saving,
     utils,
 )
 from .autodiff.api import grad, value_and_grad

@@ -369,9 +369,9 @@ class ModelCheckpoint(Callback):
     """Save the model's weights after each epoch (or each ``save_freq`` batches).
 
     ``filepath`` may hold ``{epoch}`` and any log (``{val_loss:.2f}``). With
-    ``save_best_only``, a file is written only when ``monitor`` improves. The weights are
-    written by ``model.save_weights`` (a NumPy ``.npz``); the whole-model format comes later,
-    so ``save_weights_only=False`` also writes the weights unless the model has ``save``.
+    ``save_best_only``, a file is written only when ``monitor`` improves. With
+    ``save_weights_only=False`` and a name ending in ``.rillet`` (or ``.keras``) the whole model
+    is written by ``model.save``; otherwise the weights, by ``model.save_weights``.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
@@ -451,7 +451,8 @@ class ModelCheckpoint(Callback):
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        if not self.save_weights_only and hasattr(self.model, "save"):
+        whole_model = str(path).endswith((".rillet", ".keras"))
+        if not self.save_weights_only and whole_model and hasattr(self.model, "save"):
             self.model.save(path)
         else:
             self.model.save_weights(path, overwrite=True)

@@ -9,6 +9,7 @@ symbolic ``Input``, and cloning/rebuilding models from their configuration.
 ((None, 2), 8)
 """
 
+from ..saving import load_model
 from .cloning import clone_model, model_from_config, model_from_json
 from .functional import Functional, deserialize_layer, serialize_layer
 from .model import Model
@@ -18,5 +19,5 @@ from .symbolic import Input, InputLayer, KerasTensor
 __all__ = [
     "Model", "Sequential", "Functional", "Input", "InputLayer", "KerasTensor",
     "clone_model", "model_from_config", "model_from_json", "serialize_layer",
-    "deserialize_layer",
+    "deserialize_layer", "load_model",
 ]  # fmt: skip

@@ -138,6 +138,13 @@ class Model(Trainer, Layer):
         atomically: a crash never leaves a half-written file under that name."""
         saving.save_weights(self, filepath, overwrite=overwrite)
 
+    def save(self, filepath, overwrite: bool = True) -> None:
+        """Write the whole model (architecture, weights, compile config and optimizer state)
+        to ``filepath``, a ``.rillet`` zip, atomically (``rl.models.load_model`` reads it)."""
+        from ..saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         """Read weights written by :meth:`save_weights` (no code is loaded: pickles are
         refused)."""

@@ -421,10 +421,10 @@ PRESENT = {
     "keras.config.floatx/epsilon/image_data_format; keras.backend": _config_backend_names,
     "keras.ops.shape(x) returns the shape tuple": _ops_shape,
     "keras.random.randint(shape, minval, maxval, dtype='int32', seed=None)": _random_randint,
+    "model.save('model.keras'); keras.models.load_model": _whole_model_save_and_load,
 }
 
 MISSING = {
-    "model.save('model.keras'); keras.models.load_model": _whole_model_save_and_load,
     "add_weight(autocast=, aggregation=); layer.compute_dtype": _add_weight_keras_arguments,
 }
 
