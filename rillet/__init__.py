@@ -17,6 +17,7 @@ from . import (
     callbacks,
     config,
     constraints,
+    data,
     datasets,
     debugging,
     dtypes,
@@ -32,6 +33,8 @@ from . import (
     random,
     regularizers,
     saving,
+    summary,
+    train,
     utils,
 )
 from .autodiff.api import grad, value_and_grad
@@ -70,3 +73,12 @@ _operators.install(Tensor)
 _operators.install(Variable)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # rl.sklearn needs scikit-learn, an optional dependency: imported on first use.
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module(".sklearn", __name__)
+    raise AttributeError(f"module 'rillet' has no attribute {name!r}")

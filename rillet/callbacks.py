@@ -27,7 +27,7 @@ from .utils import Progbar
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN",
-    "LambdaCallback",
+    "LambdaCallback", "TensorBoard",
 ]  # fmt: skip
 
 _HOOKS = (
@@ -625,3 +625,93 @@ class LambdaCallback(Callback):
                 if not callable(fn):
                     raise ArgumentTypeError(f"LambdaCallback: {name}={fn!r} is not callable")
                 setattr(self, name, fn)
+
+
+class TensorBoard(Callback):
+    """Write TensorBoard logs: per-epoch losses and metrics under ``log_dir/train`` and
+    ``log_dir/validation`` (tags ``epoch_<name>``), the learning rate, weight histograms
+    every ``histogram_freq`` epochs and the traced train-step graph once. With
+    ``update_freq="batch"`` or an int N, also ``batch_<name>`` every N batches. Needs the
+    ``tensorboard`` package (``pip install tensorboard``)."""
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, update_freq="epoch",
+                 **kwargs):  # fmt: skip
+        super().__init__()
+        if kwargs:
+            raise ArgumentTypeError(f"TensorBoard: unexpected arguments {sorted(kwargs)}")
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = _non_negative_int("TensorBoard", "histogram_freq", histogram_freq)
+        self.write_graph = bool(write_graph)
+        self.update_freq = _update_freq(update_freq)
+        self._writers: dict = {}
+        self._global_step, self._graph_written = 0, False
+
+    def _writer(self, run: str):
+        from . import summary
+
+        if run not in self._writers:
+            self._writers[run] = summary.create_file_writer(os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    def on_train_begin(self, logs=None):
+        self._global_step, self._graph_written = 0, False
+        self._writer("train")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._global_step += 1
+        if self.write_graph and not self._graph_written:
+            self._write_graph()
+        if self.update_freq and self._global_step % self.update_freq == 0:
+            self._write_scalars("train", "batch", logs or {}, self._global_step)
+
+    def _write_graph(self) -> None:
+        from . import summary
+
+        self._graph_written = True
+        cache = getattr(self.model.train_function, "_cache", None)
+        if cache:  # absent when the model runs eagerly: there is no graph to show
+            with self._writer("train").as_default():
+                summary.graph(next(iter(cache.values())).graph)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        logs.setdefault("learning_rate", float(np.asarray(self.model.optimizer.learning_rate)))
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        self._write_scalars("train", "epoch", train, epoch)
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        if val:
+            self._write_scalars("validation", "epoch", val, epoch)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._write_histograms(epoch)
+
+    def _write_scalars(self, run: str, prefix: str, logs: dict, step: int) -> None:
+        from . import summary
+
+        writer = self._writer(run)
+        with writer.as_default(step=step):
+            for name, value in logs.items():
+                if np.size(value) == 1:
+                    summary.scalar(f"{prefix}_{name}", float(np.asarray(value)))
+
+    def _write_histograms(self, epoch: int) -> None:
+        from . import summary
+
+        with self._writer("train").as_default(step=epoch):
+            for weight in self.model.weights:
+                summary.histogram(f"{weight.path}/histogram", np.asarray(weight), step=epoch)
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def _update_freq(value) -> int:
+    """0 for "epoch", 1 for "batch", else the positive int given."""
+    if value in ("epoch", "batch"):
+        return 0 if value == "epoch" else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ArgumentError(
+            f"TensorBoard: received update_freq={value!r}, expected 'epoch', 'batch' or an int >= 1"
+        )
+    return value

@@ -231,3 +231,22 @@ class Progbar:
             total, count = self._values[name]
             line += f" - {name}: {_format_value(total if count == 1 else total / count)}"
         return line
+
+
+def image_dataset_from_directory(directory, **kwargs):
+    """An ``rl.data.Dataset`` of ``(images, labels)`` batches from a folder with one
+    sub-folder of PNG/JPEG/BMP/GIF images per class (Keras's function; needs Pillow).
+    Images are float32 in [0, 255], ``(batch, height, width, channels)``; the dataset's
+    ``class_names`` lists the sub-folders in label order."""
+    from .data.directory import image_dataset_from_directory as build
+
+    return build(directory, **kwargs)
+
+
+def audio_dataset_from_directory(directory, **kwargs):
+    """An ``rl.data.Dataset`` of ``(audio, labels)`` batches from a folder with one sub-folder
+    of 16-bit PCM WAV files per class (Keras's function). Audio is float32 in [-1, 1),
+    ``(batch, samples, channels)``, zero-padded to the longest clip in the batch."""
+    from .data.directory import audio_dataset_from_directory as build
+
+    return build(directory, **kwargs)

@@ -114,20 +114,61 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         )
     missing, extra = sorted(set(targets) - set(arrays)), sorted(set(arrays) - set(targets))
     if (missing or extra) and not skip_mismatch:
+        owners = _owners(model)
         raise ArgumentError(
             f"load_weights: the file {os.fspath(filepath)!r} does not match model "
-            f"'{model.name}': weights missing from the file {missing}, unexpected weights "
-            f"{extra}"
+            f"'{model.name}': weights missing from the file "
+            f"[{_listing(missing, targets, owners)}], unexpected weights in the file "
+            f"[{_listing(extra, arrays, {})}]"
         )
-    for path, variable in targets.items():
-        if path not in arrays:
-            continue
-        value = arrays[path]
-        if tuple(value.shape) != tuple(variable.shape):
-            if skip_mismatch:
-                continue
-            raise ShapeError(
-                f"load_weights: weight '{path}' has shape {tuple(variable.shape)} in the "
-                f"model but {tuple(value.shape)} in the file"
-            )
-        variable.assign(np.asarray(value, dtype=variable.dtype))
+    common = [path for path in targets if path in arrays]
+    wrong = [p for p in common if tuple(arrays[p].shape) != tuple(targets[p].shape)]
+    if wrong and not skip_mismatch:
+        owners = _owners(model)
+        first = wrong[0]
+        raise ShapeError(
+            f"load_weights: weight '{first}' has shape {tuple(targets[first].shape)} in the "
+            f"model (layer '{owners.get(first, '?')}') but {tuple(arrays[first].shape)} in the "
+            f"file {os.fspath(filepath)!r}" + _more_mismatches(wrong[1:], targets, arrays)
+        )
+    for path in common:
+        if path not in wrong:
+            targets[path].assign(np.asarray(arrays[path], dtype=targets[path].dtype))
+
+
+def _owners(model) -> dict:
+    """``path -> name`` of the layer that owns each weight (``dense/kernel -> 'dense_7'``)."""
+    owners: dict = {}
+    for layer in [model, *_sublayers(model)]:
+        for variable in layer._tracked["trainable"] + layer._tracked["untrainable"]:
+            owners.setdefault(id(variable), layer.name)
+    return {path: owners.get(id(v), "?") for path, v in weight_paths(model).items()}
+
+
+def _sublayers(layer) -> list:
+    found, stack = [], list(getattr(layer, "layers", []) or layer._tracked["layers"])
+    while stack:
+        child = stack.pop(0)
+        if all(child is not f for f in found):
+            found.append(child)
+            stack += list(child._tracked["layers"])
+    return found
+
+
+def _listing(paths: list, values: dict, owners: dict) -> str:
+    """``'dense_1/kernel' (4, 1) in layer 'dense_9', ...`` for at most ten paths."""
+    parts = []
+    for path in paths[:10]:
+        where = f" in layer '{owners[path]}'" if path in owners else ""
+        parts.append(f"'{path}' {tuple(values[path].shape)}{where}")
+    more = f", and {len(paths) - 10} more" if len(paths) > 10 else ""
+    return ", ".join(parts) + more
+
+
+def _more_mismatches(paths: list, targets: dict, arrays: dict) -> str:
+    if not paths:
+        return ""
+    shown = ", ".join(
+        f"'{p}' {tuple(targets[p].shape)} vs {tuple(arrays[p].shape)}" for p in paths[:10]
+    )
+    return f"; other weights whose shapes differ (model vs file): {shown}"
