@@ -1,5 +1,5 @@
 # rillet developer tasks. Everything runs inside .venv, created on first use.
-#   make demo   train a small network on the bundled digits
+#   make demo   the main job: train a CNN on the bundled digits, save, log, plot, reload
 #   make test   run the test suite (and the doctests in rillet/)
 #   make lint   ruff check + ruff format --check
 #   make fuzz   differential fuzzing of graph mode (FUZZ_SECONDS=600)
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: venv
-	$(PY) examples/digits_mlp.py
+	$(VENV)/bin/rillet train examples/digits_cnn.py demo_output
 
 test: venv
 	$(PY) -m pytest -n 2 tests rillet

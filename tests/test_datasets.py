@@ -124,3 +124,27 @@ def test_digits_mlp_demo_trains_to_high_accuracy():
     accuracy = re.search(r"held-out accuracy ([\d.]+)%", result.stdout)
     assert accuracy is not None, result.stdout
     assert float(accuracy.group(1)) >= 95.0
+
+
+def test_synthetic_data_sets_are_reproducible_and_learnable():
+    from rillet.datasets import synthetic
+
+    for make in (synthetic.classification, synthetic.regression, synthetic.sequences,
+                 synthetic.images):  # fmt: skip
+        a, b = make(64, seed=3), make(64, seed=3)
+        assert all(np.array_equal(p, q) for p, q in zip(a, b))
+        assert not np.array_equal(make(64, seed=4)[0], a[0])
+    x, y = synthetic.sequences(200, length=10, seed=0)
+    assert ((x == 1).any(axis=1) == (y == 1)).all()  # the label is whether the keyword occurs
+    x, y = synthetic.regression(500, n_features=3, noise=0.0, seed=0)
+    coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+    np.testing.assert_allclose(x @ coefficients, y, atol=1e-4)  # exactly linear without noise
+
+
+def test_synthetic_data_sets_reject_bad_sizes():
+    from rillet.datasets import synthetic
+
+    with pytest.raises(rl.errors.ArgumentError, match="n_samples=0"):
+        synthetic.classification(0)
+    with pytest.raises(rl.errors.ArgumentError, match="vocabulary=2"):
+        synthetic.sequences(10, vocabulary=2)
