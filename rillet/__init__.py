@@ -33,6 +33,8 @@ from . import (
     random,
     regularizers,
     saving,
+    signal,
+    streaming,
     summary,
     train,
     utils,
