@@ -268,6 +268,8 @@ class _Lowering:
         return traits.exact
 
     def _call(self, node: Node, inputs: list[str]) -> str:
+        if node.op in ("read_variable", "assign_variable"):
+            return self._state_call(node, inputs)
         if not self._fast(node):
             op = self._global(("op", node.op), f"{node.op}_op", node.opdef)
             attrs = self._global(("attrs", id(node)), f"{node.name}_attrs", node.attrs)
@@ -282,6 +284,16 @@ class _Lowering:
         if out is not None:
             args.append(f"out={out}")
         return f"{kernel}({', '.join(args)})"
+
+    def _state_call(self, node: Node, inputs: list[str]) -> str:
+        """Variables are read and updated directly: both kernels move data without
+        converting it, so ``_context.compute``'s work per call is not needed."""
+        variable = node.attrs["variable"]
+        name = self._global(("variable", id(variable)), f"{node.name}_variable", variable)
+        if node.op == "read_variable":
+            return f"{name}._array"  # read at each run: set_seed or a copy-on-write may swap it
+        kernel = self._global(("kernel", node.op), node.op, node.opdef.kernel)
+        return f"{kernel}(np, {inputs[0]}, variable={name}, mode={node.attrs['mode']!r})"
 
     def _fused_call(self, node: Node, inputs: list[str], out: str | None) -> str:
         """A fused node calls the function its kernel would look up for these static
