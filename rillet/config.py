@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from types import SimpleNamespace
+
 
 class _Config:
     run_functions_eagerly = False
+    intra_op_threads = 0
 
 
 _CONFIG = _Config()
@@ -47,3 +51,44 @@ def image_data_format() -> str:
 def backend() -> str:
     """The name of the engine under the Keras API: ``"rillet"``."""
     return "rillet"
+
+
+def set_intra_op_parallelism_threads(num_threads: int) -> None:
+    """Threads that one op of a compiled program may use (TensorFlow's
+    ``tf.config.threading.set_intra_op_parallelism_threads``); ``0`` lets rillet choose
+    (the machine's cores, at most 4). Programs compiled afterwards use the new setting.
+    BLAS keeps its own pool (``OPENBLAS_NUM_THREADS`` and friends).
+
+    >>> import rillet as rl
+    >>> rl.config.threading.set_intra_op_parallelism_threads(1)
+    >>> rl.config.threading.get_intra_op_parallelism_threads()
+    1
+    >>> rl.config.threading.set_intra_op_parallelism_threads(0)
+    """
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
+        from .errors import ArgumentError
+
+        raise ArgumentError(
+            f"set_intra_op_parallelism_threads: received num_threads={num_threads!r}, "
+            "expected an int >= 0 (0: rillet chooses)"
+        )
+    _CONFIG.intra_op_threads = num_threads
+
+
+def get_intra_op_parallelism_threads() -> int:
+    """The setting of :func:`set_intra_op_parallelism_threads` (``0``: rillet chooses)."""
+    return _CONFIG.intra_op_threads
+
+
+def intra_op_threads() -> int:
+    """The threads one op may use now: the setting, or the cores (at most 4) for ``0``."""
+    if _CONFIG.intra_op_threads:
+        return _CONFIG.intra_op_threads
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+
+# ``rl.config.threading.*``, as TensorFlow spells it.
+threading = SimpleNamespace(
+    set_intra_op_parallelism_threads=set_intra_op_parallelism_threads,
+    get_intra_op_parallelism_threads=get_intra_op_parallelism_threads,
+)

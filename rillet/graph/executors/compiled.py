@@ -45,12 +45,14 @@ import weakref
 import numpy as np
 
 from ... import _context
+from ...config import intra_op_threads
 from ...errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
 from ...ops._rules import fmt
 from ...ops.fused import specialize
 from ...tensor import Tensor
 from ..ir import CONSTANT, PLACEHOLDER, Graph, Node, Value
 from ..passes.memory_plan import ALIGNMENT, MemoryPlan, kernel_traits, plan_memory
+from . import parallel
 from .interpreter import _feed
 
 # Errors a kernel raises on inputs it cannot take, reported as ShapeError as in eager mode.
@@ -180,6 +182,7 @@ class _Lowering:
         self.locals: dict[int, str] = {}  # value id -> local or global name
         self.globals: dict[tuple, str] = {}  # (kind, key) -> global name
         self.line_nodes: dict[int, tuple[Node, list[str]]] = {}
+        self.helpers: list[str] = []  # the regions' functions, after the program's
         for name, obj in (("np", np), ("_compute", _context.compute), ("_empty", np.empty)):
             self._global(("builtin", name), name, obj)
         if checked:
@@ -208,18 +211,29 @@ class _Lowering:
         params = [self._define(v) for v in self.graph.inputs]
         body = [f"# graph {self.graph.name}: {self._arena_summary()}"]
         last_use = self._last_uses()
-        for i, node in enumerate(self.graph.nodes):
+        regions = {r.start: r for r in self._regions()}
+        i = 0
+        while i < len(self.graph.nodes):
+            if i in regions:
+                body.extend(self._region_lines(regions[i], last_use))
+                i = regions[i].stop
+                continue
+            node = self.graph.nodes[i]
             if node.op == CONSTANT:
-                name = self._define(node.outputs[0])
-                self.namespace[name] = node.attrs["value"]
+                self._define_constant(node)
             elif node.op != PLACEHOLDER:
                 body.extend(self._node_lines(len(body) + 2, node))
             dead = [self._name(v) for v in last_use.get(i, ()) if v.node.op != CONSTANT]
             if dead:
                 body.append(f"del {', '.join(dead)}")
+            i += 1
         body.append(f"return [{', '.join(self._name(v) for v in self.graph.outputs)}]")
         lines = [f"def {self.fn_name}({', '.join(params)}):"] + [f"    {b}" for b in body]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + "".join(self.helpers)
+
+    def _define_constant(self, node: Node) -> None:
+        name = self._define(node.outputs[0])
+        self.namespace[name] = node.attrs["value"]
 
     def _arena_summary(self) -> str:
         if self.arena is None or not self.plan.offsets:
@@ -334,6 +348,100 @@ class _Lowering:
         size = math.prod(value.shape) * value.dtype.itemsize
         view = self.arena[offset : offset + size].view(value.dtype).reshape(value.shape)
         return self._global(key, f"arena_{offset}_{value.dtype.name}_{shape}", view)
+
+    # -- regions run on several threads (see .parallel) ---------------------------------------
+
+    def _regions(self) -> list:
+        if self.arena is None or self.checked or intra_op_threads() < 2:
+            return []
+        return parallel.find_regions(self.graph, self.plan)
+
+    def _region_lines(self, region, last_use: dict) -> list[str]:
+        """The region's function (a helper of the program) and the lines that run it."""
+        start, stop = region.start, region.stop
+        nodes = self.graph.nodes[start:stop]
+        for node in nodes:
+            if node.op == CONSTANT:
+                self._define_constant(node)
+        inside = {id(v) for n in nodes if n.op != CONSTANT for v in n.outputs}
+        outside = [v for n in nodes for v in n.inputs if id(v) not in inside]
+        outside = list({id(v): v for v in outside}.values())
+        params = [self._name(v) for v in outside]
+        body = [f"{p} = {p}.reshape(-1)[_lo:_hi]" for p, v in zip(params, outside) if v.shape]
+        assigned = {}
+        for node in nodes:
+            if node.op != CONSTANT:
+                body.extend(self._region_node(node, assigned))
+        fn = self.names.claim(f"{self.fn_name}_region_{start}")
+        run = self._global(("builtin", "_run_parallel"), "_run_parallel", parallel.run_parallel)
+        self.helpers.append(
+            f"\n\ndef {fn}(_lo, _hi, {', '.join(params)}):\n"
+            + "".join(f"    {line}\n" for line in body)
+        )
+        lines = []
+        if assigned:
+            prepare = self._global(("builtin", "_prepare"), "_prepare", parallel.prepare_variables)
+            lines.append(f"{prepare}(({_tuple(list(assigned.values()))}))")
+        threads, size = intra_op_threads(), region.size
+        lines.append(
+            f"{run}({fn}, {size}, {threads}, {', '.join(params)})"
+            f"  # {len(nodes)} elementwise steps on {threads} threads"
+        )
+        return lines + self._after_region(region, nodes, assigned, last_use)
+
+    def _region_node(self, node: Node, assigned: dict) -> list[str]:
+        inputs = [self._name(v) for v in node.inputs]
+        if node.op in ("read_variable", "assign_variable"):
+            variable = node.attrs["variable"]
+            key = ("variable", id(variable))
+            name = self._global(key, f"{node.name}_variable", variable)
+            target = self._define(node.outputs[0])
+            line = f"{target} = {name}._array.reshape(-1)[_lo:_hi]"
+            if node.op == "read_variable":
+                return [line]
+            assigned[id(variable)] = name
+            mode = node.attrs["mode"]
+            update = f"np.copyto({target}, {inputs[0]})"
+            if mode != "assign":
+                ufunc = "np.add" if mode == "add" else "np.subtract"
+                update = f"{ufunc}({target}, {inputs[0]}, out={target})"
+            return [line, update]
+        value = node.outputs[0]
+        flat = self._flat_view(self.plan.offset_of(value), value)
+        kernel = self._global(("kernel", node.op), node.op, node.opdef.kernel)
+        args = ", ".join(["np", *inputs, *self._attrs(node), f"out={flat}[_lo:_hi]"])
+        return [f"{self._define(value)} = {kernel}({args})"]
+
+    def _after_region(self, region, nodes, assigned: dict, last_use: dict) -> list[str]:
+        """Define the region's values read later (whole arrays), forget those read last."""
+        lines, outputs = [], {id(v) for v in self.graph.outputs}
+        later = {id(v) for n in self.graph.nodes[region.stop :] for v in n.inputs if v}
+        for node in nodes:
+            for value in node.outputs:
+                if node.op == CONSTANT or not (id(value) in later or id(value) in outputs):
+                    continue
+                if node.op == "assign_variable":
+                    whole = f"{assigned[id(node.attrs['variable'])]}._array"
+                else:
+                    whole = self._view(self.plan.offset_of(value), value)
+                lines.append(f"{self._name(value)} = {whole}")
+        inside = {id(v) for n in nodes if n.op != CONSTANT for v in n.outputs}
+        dead = [
+            self._name(v)
+            for i in range(region.start, region.stop)
+            for v in last_use.get(i, ())
+            if v.node.op != CONSTANT and id(v) not in inside
+        ]
+        if dead:
+            lines.append(f"del {', '.join(dead)}")
+        return lines
+
+    def _flat_view(self, offset: int, value: Value) -> str:
+        """The arena's bytes of ``value`` as one flat array (the region's threads slice it)."""
+        size = math.prod(value.shape) * value.dtype.itemsize
+        key = ("flat", offset, size, value.dtype.str)
+        flat = self.arena[offset : offset + size].view(value.dtype)
+        return self._global(key, f"arena_{offset}_{value.dtype.name}_flat", flat)
 
     def _describe(self, node: Node) -> str:
         specs = ", ".join(f"{v.dtype.name}{fmt(v.shape)}" for v in node.outputs)
