@@ -139,6 +139,9 @@ def _key_of(structure):
     return (kind, tuple(_key_of(s) for s in structure[1]))
 
 
+_LEAVES = (Tensor, np.ndarray)
+
+
 def _leaf_spec(leaf) -> tuple:
     array = leaf._value if isinstance(leaf, Tensor) else leaf
     dtype = array.dtype
@@ -260,6 +263,16 @@ class Function:
         return self._tracing_count
 
     def _concrete(self, args, kwargs):
+        if not kwargs and self._signature is None and all(type(a) in _LEAVES for a in args):
+            # The common call, tensors only: its key needs no walk over a structure.
+            key = ("tensors", tuple(_leaf_spec(a) for a in args))
+            concrete = self._cache.get(key)
+            if concrete is None:
+                concrete = self._cache[key] = self._concrete_of_structure(args, kwargs)[0]
+            return concrete, list(args)
+        return self._concrete_of_structure(args, kwargs)
+
+    def _concrete_of_structure(self, args, kwargs):
         leaves: list = []
         structure = flatten((args, kwargs), leaves)
         specs = self._specs(leaves)
@@ -302,7 +315,7 @@ class Function:
                 "each new tensor shape/dtype or Python argument value traces again; pass "
                 "tensors instead of Python numbers, or give input_signature= with None sizes",
                 RetracingWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         return ConcreteFunction(
             self._fn,

@@ -100,6 +100,8 @@ def _feed(x, value) -> np.ndarray:
     if array.dtype != value.dtype:
         array = array.astype(value.dtype)
     shape = value.shape
+    if array.shape == shape:
+        return array
     if len(array.shape) != len(shape) or any(
         s is not None and s != a for s, a in zip(shape, array.shape)
     ):
