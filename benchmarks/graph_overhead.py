@@ -9,9 +9,9 @@ with raw NumPy ufunc calls as the floor: microseconds per op and ratios.
 
 (b) One training step of a 784-512-512-10 MLP (ReLU, softmax cross-entropy, Adam written
 with rillet ops and in-place assign_*, batch 128, float32), eager vs rl.function (compiled
-executor, all passes; and again without elementwise fusion), on copies of the same model
-trained on the same batches: median step times, ratios, page faults per step, and the
-largest difference between the loss trajectories.
+executor, all passes; again with one intra-op thread, and with elementwise fusion), on copies
+of the same model trained on the same batches: median step times, ratios, page faults per
+step, and the largest difference between the loss trajectories.
 
 Every comparison interleaves its contenders round by round, so load on the machine hits
 them alike; each reports the median over rounds. On a machine busy with other work,
@@ -149,18 +149,21 @@ def mlp_batches(count: int = 8, seed: int = 1) -> list:
 
 def mlp_step(rounds: int) -> dict:
     """Eager vs compiled training step on copies of one model, interleaved; the compiled
-    step also with elementwise fusion forced on (the compiled executor's pipeline leaves it
-    out, by this measurement)."""
+    step also with one intra-op thread (no elementwise regions on threads) and with
+    elementwise fusion forced on (the compiled executor's pipeline leaves it out, by this
+    measurement)."""
     batches = mlp_batches()
-    names = ("eager", "compiled", "compiled, with fusion")
+    names = ("eager", "compiled", "compiled, 1 intra-op thread", "compiled, with fusion")
     losses: dict[str, list] = {name: [] for name in names}
-    steps = {"eager": Trainer().step, "compiled": rl.function(Trainer().step)}
-    steps[names[2]] = rl.function(Trainer().step)
+    steps = {"eager": Trainer().step}
+    steps.update({name: rl.function(Trainer().step) for name in names[1:]})
     contenders = {name: _training(steps[name], batches, losses[name]) for name in names}
     contenders["eager"]()
     contenders["compiled"]()  # trace and compile outside the timing
-    with _fusion_for_compiled():
+    with _intra_op_threads(1):
         contenders[names[2]]()
+    with _fusion_for_compiled():
+        contenders[names[3]]()
     times, faults = _interleaved(contenders, rounds, calls=1)
     eager = np.array(losses["eager"])
     differences = [np.abs(np.array(losses[name]) - eager).max() for name in names[1:]]
@@ -173,7 +176,20 @@ def mlp_step(rounds: int) -> dict:
         "max_loss_diff": float(max(differences)),
         "plan": executor.plan,
         "nodes": len(executor.graph.nodes),
+        "regions": executor.source.count("_run_parallel("),
+        "threads": rl.config.intra_op_threads(),
     }
+
+
+@contextlib.contextmanager
+def _intra_op_threads(count: int):
+    """Programs compiled meanwhile use ``count`` intra-op threads."""
+    saved = rl.config.threading.get_intra_op_parallelism_threads()
+    rl.config.threading.set_intra_op_parallelism_threads(count)
+    try:
+        yield
+    finally:
+        rl.config.threading.set_intra_op_parallelism_threads(saved)
 
 
 @contextlib.contextmanager
@@ -228,7 +244,8 @@ def report_mlp(result: dict) -> None:
         f"compiled graph: {result['nodes']} nodes; memory plan: unplanned peak "
         f"{plan.unplanned_peak_bytes / mib:.2f} MiB, planned peak {plan.peak_bytes / mib:.2f} "
         f"MiB, arena {plan.arena_bytes / mib:.2f} MiB for {len(plan.offsets)} values "
-        f"({len(plan.in_place)} in place), resident {plan.resident_bytes / mib:.2f} MiB"
+        f"({len(plan.in_place)} in place), resident {plan.resident_bytes / mib:.2f} MiB; "
+        f"{result['regions']} elementwise regions on {result['threads']} intra-op threads"
     )
 
 
