@@ -88,7 +88,49 @@ def test_weights_are_shared_and_states_untrainable():
     ids = {id(w) for w in streaming.trainable_weights}
     assert ids == {id(w) for w in model.trainable_weights}
     assert all(not w.trainable for w in streaming.non_trainable_weights)
-    assert len(streaming.non_trainable_weights) == 3  # conv buffer, LSTM h and c
+    shapes = [tuple(w.shape) for w in streaming.non_trainable_weights]
+    assert shapes == [(), (1, 4, 3), (1, 5), (1, 5)]  # frame count, conv buffer, LSTM h and c
+
+
+def test_external_state_model_holds_no_state(rng):
+    model = _conv_lstm()
+    stream = rl.streaming.to_streaming(model, mode="external_state")
+    assert stream.non_trainable_weights == []
+    states = stream.initial_states(3)
+    assert [tuple(s.shape) for s in states] == [(), (3, 4, 3), (3, 5), (3, 5)]
+    x = rng.normal(size=(3, 6, 3)).astype("float32")
+    first, states = stream(x[:, :4], states)
+    second, _ = stream(x[:, 4:], states)
+    got = np.concatenate([first.numpy(), second.numpy()], axis=1)
+    np.testing.assert_allclose(got, model(x).numpy(), rtol=0, atol=1e-5)
+
+
+def test_causal_window_mask_matches_a_loop():
+    mask = rl.streaming.causal_window_mask(6, 3)
+    expected = np.zeros((1, 6, 6), dtype=bool)
+    for i in range(6):
+        for j in range(max(0, i - 2), i + 1):
+            expected[0, i, j] = True
+    np.testing.assert_array_equal(mask, expected)
+
+
+def test_delays_and_stride_are_reported():
+    inputs = rl.Input((12, 2))
+    x = L.Conv1D(3, 3, padding="valid")(inputs)  # frame t sees inputs t .. t + 2
+    y = L.MaxPooling1D(2)(L.Conv1D(3, 2, strides=2, padding="causal")(x))
+    stream = rl.streaming.to_streaming(rl.Model(inputs, [x, y]))
+    assert stream.stride == 4
+    assert stream.delays == [2, 1]
+
+
+def _model(inputs, outputs):
+    return rl.Model(inputs, outputs)
+
+
+def _mha(steps, mask):
+    inputs = rl.Input((steps, 4))
+    mha = L.MultiHeadAttention(1, 2, name="mha")
+    return _model(inputs, mha(inputs, inputs, attention_mask=mask))
 
 
 @pytest.mark.parametrize(
@@ -96,13 +138,14 @@ def test_weights_are_shared_and_states_untrainable():
     [
         (L.Bidirectional(L.LSTM(2, return_sequences=True)), "bidirectional"),
         (L.Conv1D(2, 3, padding="same"), "padding='same'"),
-        (L.Conv1D(2, 3, padding="causal", strides=2), "strides"),
         (L.GRU(2), "return_sequences=True"),
         (L.GRU(2, return_sequences=True, go_backwards=True), "go_backwards"),
         (L.LayerNormalization(axis=1), "axis=1"),
         (L.Softmax(axis=1), "axis=1"),
-        (L.MaxPooling1D(2), "not among"),
+        (L.Conv1DTranspose(2, 2), "not among"),
         (L.TimeDistributed(L.Flatten()), "inner Flatten"),
+        (L.ZeroPadding1D((0, 2)), "pads time at the end"),
+        (L.Permute((2, 1)), "not among"),
     ],
 )
 def test_unstreamable_layer_raises_naming_it(layer, why):
@@ -112,19 +155,49 @@ def test_unstreamable_layer_raises_naming_it(layer, why):
     assert why in str(info.value)
 
 
-def test_bad_arguments_raise():
+def test_unstreamable_graphs_raise_naming_the_layer():
+    cases = []
+    inputs = rl.Input((None, 3))
+    cases.append((_model(inputs, L.GlobalMaxPooling1D(name="gmp")(inputs)), "gmp", "fixed"))
+    cases.append((_mha(6, None), "mha", "not limited to a window"))
+    cases.append((_mha(6, np.ones((1, 6, 6), bool)), "mha", "not a causal window"))
+    inputs = rl.Input((8, 3))
+    for before in (L.GRU(2, return_sequences=True), L.Conv1D(2, 2, padding="causal")):
+        pooled = L.GlobalAveragePooling1D(name="late_pool")(before(inputs))
+        cases.append((_model(inputs, pooled), "late_pool", "frames before the window"))
+    padded = L.ZeroPadding1D((2, 0))(inputs)
+    dense = L.Dense(2, name="dense_after_pad")(padded)
+    cases.append((_model(inputs, dense), "dense_after", "ZeroPadding"))
+    joined = L.Concatenate(axis=1, name="join")([inputs, inputs])
+    cases.append((_model(inputs, joined), "join", "along time"))
+    halved = L.AveragePooling1D(2)(inputs)
+    cropped = L.Cropping1D((0, 4))(inputs)
+    cases.append((_model(inputs, L.Add(name="rates")([halved, cropped])), "rates", "strides"))
+    cases.append(
+        (_model(inputs, L.Reshape((4, 6), name="fold")(inputs)), "fold", "keep the frames")
+    )
+    for model, name, why in cases:
+        with pytest.raises(ArgumentError, match=f"'{name}.*'.*cannot stream.*{why}"):
+            rl.streaming.to_streaming(model)
+
+
+def test_bad_arguments_raise(rng):
     model = _conv_lstm()
-    with pytest.raises(ArgumentError, match="mode='external_state'"):
-        rl.streaming.to_streaming(model, mode="external_state")
+    with pytest.raises(ArgumentError, match="mode='stateful'"):
+        rl.streaming.to_streaming(model, mode="stateful")
     with pytest.raises(ArgumentError, match="batch_size=0"):
         rl.streaming.to_streaming(model, batch_size=0)
-    inputs = rl.Input((None, 3))
-    two = rl.Model(inputs, [L.Dense(2)(inputs), L.Dense(1)(inputs)])
-    with pytest.raises(ArgumentError, match="1 inputs and 2 outputs"):
-        rl.streaming.to_streaming(two)
-    added = L.Add()([L.Dense(3)(inputs), inputs])
-    with pytest.raises(ArgumentError, match=r"'add.*' \(Add\).*takes 2 tensors"):
-        rl.streaming.to_streaming(rl.Model(inputs, added))
+    inputs = [rl.Input((None, 3)), rl.Input((None, 3))]
+    with pytest.raises(ArgumentError, match="2 inputs"):
+        rl.streaming.to_streaming(rl.Model(inputs, L.Add()(inputs)))
+    frames = rng.normal(size=(1, 1, 3)).astype("float32")
+    with pytest.raises(ArgumentError, match="stream.initial_states"):
+        rl.streaming.to_streaming(model, mode="external_state")(frames)
+    external = rl.streaming.to_streaming(model, mode="external_state")
+    with pytest.raises(ArgumentError, match="received 1 states, expected 4"):
+        external(frames, external.initial_states(1)[:1])
+    with pytest.raises(ArgumentError, match="keeps its states"):
+        rl.streaming.to_streaming(model)(frames, [])
 
 
 def test_functional_chain_streams(rng):
@@ -137,7 +210,42 @@ def test_functional_chain_streams(rng):
     np.testing.assert_allclose(_stream(streaming, x, 2), model(x).numpy(), rtol=0, atol=1e-5)
 
 
-def test_wrong_batch_size_raises(rng):
+def test_wrong_batch_or_stride_raises(rng):
     streaming = rl.streaming.to_streaming(_conv_lstm(), batch_size=2)
     with pytest.raises(ShapeError, match=r"batch=2.*\(1, 1, 3\)"):
         streaming(rng.normal(size=(1, 1, 3)).astype("float32"))
+    inputs = rl.Input((None, 3))
+    strided = rl.streaming.to_streaming(rl.Model(inputs, L.AveragePooling1D(2)(inputs)))
+    with pytest.raises(ShapeError, match=r"multiple of 2.*\(1, 3, 3\)"):
+        strided(rng.normal(size=(1, 3, 3)).astype("float32"))
+
+
+def test_operators_and_one_delay_per_tensor(rng):
+    inputs = rl.Input((10, 3))
+    ahead = L.Conv1D(3, 3)(inputs)  # 'valid': frame t sees inputs t .. t + 2
+    now = L.Cropping1D((0, 2))(inputs)
+    y = L.Concatenate()([(ahead + now) * 2.0 - now, now, now])
+    model = rl.Model(inputs, y)
+    stream = rl.streaming.to_streaming(model)
+    delays = [s.layer for s in stream.steps if isinstance(s.layer, rl.streaming.layers.Delay)]
+    assert [d.frames for d in delays] == [2] and stream.delays == [2]
+    x = rng.normal(size=(1, 10, 3)).astype("float32")
+    np.testing.assert_allclose(_stream(stream, x, 1)[:, 2:], model(x).numpy(), atol=1e-5)
+
+
+def test_conv2d_same_over_time_raises():
+    inputs = rl.Input((None, 6, 1))
+    model = rl.Model(inputs, L.Conv2D(2, (3, 3), padding="same", name="c2d")(inputs))
+    with pytest.raises(ArgumentError, match="'c2d'.*padding='same' sees future frames"):
+        rl.streaming.to_streaming(model)
+
+
+def test_nested_models_stream_as_their_layers(rng):
+    block = rl.Sequential([rl.Input((None, 4)), L.Conv1D(4, 3, padding="causal"), L.ReLU()])
+    inputs = rl.Input((None, 3))
+    x = L.Dense(4)(inputs)
+    y = L.Add()([block(x), x])
+    model = rl.Model(inputs, L.GRU(2, return_sequences=True)(y))
+    x = rng.normal(size=(1, 7, 3)).astype("float32")
+    stream = rl.streaming.to_streaming(model)
+    np.testing.assert_allclose(_stream(stream, x, 1), model(x).numpy(), rtol=0, atol=1e-5)
