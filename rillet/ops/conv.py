@@ -20,7 +20,10 @@ interleaved rounds (NumPy 2.4, OpenBLAS):
 
 im2col (a strided window view of the padded input, copied once into an
 ``(N*Ho*Wo, kh*kw*C)`` matrix, then one GEMM) wins the forward pass and is kept; the
-filter gradient is the same matrix transposed times the output gradient, one GEMM. For the
+filter gradient is the same matrix transposed times the output gradient, one GEMM. With a
+single input channel that copy moves runs of ``kw`` pixels, so the matrix is built
+transposed instead, one row of ``N*Ho*Wo`` pixels per tap (1->32 above: forward 0.75ms ->
+0.40ms, filter gradient 0.95ms -> 0.55ms, one thread). For the
 input gradient one GEMM per tap, added straight into the strided window view, beats one big
 GEMM whose ``(N*Ho*Wo, kh*kw*C)`` result must then be scattered. Grouped convs run batched
 matmuls over the groups; depthwise convs (one input and one output channel per group) are 9
@@ -39,7 +42,7 @@ from ..errors import ArgumentError, DTypeError, RilletError, ShapeError, attach_
 from ..tensor import asarray
 from ._registry import Spec, defop
 from ._rules import fmt
-from .shapes import reshape
+from .shapes import expand_dims, reshape, squeeze
 
 __all__ = [
     "conv1d",
@@ -308,15 +311,40 @@ def _grouped_filters(filters, groups: int):
     return filters.reshape(-1, groups, filters.shape[-1] // groups).transpose(1, 0, 2)
 
 
+def _is_single_channel(f_shape: tuple, groups: int) -> bool:
+    """One input channel (a grayscale image, a mono signal): see :func:`_tap_rows`."""
+    return groups == 1 and f_shape[-2] == 1
+
+
+def _tap_rows(xp, cols):
+    """Single-channel windows ``(N, Ho, Wo, kh, kw, 1)`` copied as ``(kh*kw, N*Ho*Wo)``.
+
+    The row-major im2col ``(N*Ho*Wo, kh*kw)`` copies runs of ``kw`` pixels (3x3, N=64,
+    28x28: 0.42ms); one row per tap copies runs of ``Wo`` pixels (0.08ms). Its transpose is
+    a Fortran-ordered matrix, which the GEMM takes as it is.
+    """
+    n, ho, wo, kh, kw, _ = cols.shape
+    rows = xp.empty((kh, kw, n, ho, wo), cols.dtype)
+    rows[...] = cols[..., 0].transpose(3, 4, 0, 1, 2)
+    return rows.reshape(kh * kw, n * ho * wo)
+
+
+def _gemm(xp, rows, weights, out, shape: tuple):
+    """``rows @ weights`` reshaped to ``shape``, written into ``out`` when it is contiguous."""
+    if out is not None and out.flags.c_contiguous:
+        xp.matmul(rows, weights, out=out.reshape(rows.shape[0], weights.shape[1]))
+        return out
+    return xp.matmul(rows, weights).reshape(shape)
+
+
 def _forward(xp, cols, filters, groups: int, out):
     n, ho, wo = cols.shape[:3]
     o = filters.shape[-1]
+    shape, weights = (n, ho, wo, o), filters.reshape(-1, o)
+    if _is_single_channel(filters.shape, groups):
+        return _gemm(xp, _tap_rows(xp, cols).T, weights, out, shape)
     if groups == 1:
-        rows, weights = cols.reshape(n * ho * wo, filters.size // o), filters.reshape(-1, o)
-        if out is not None and out.flags.c_contiguous:
-            xp.matmul(rows, weights, out=out.reshape(n * ho * wo, o))
-            return out
-        return xp.matmul(rows, weights).reshape(n, ho, wo, o)
+        return _gemm(xp, cols.reshape(n * ho * wo, filters.size // o), weights, out, shape)
     if _is_depthwise(filters.shape, groups):
         return _depthwise_forward(xp, cols, filters)
     y = xp.matmul(_grouped_rows(cols, groups), _grouped_filters(filters, groups))
@@ -364,6 +392,8 @@ def _scatter_windows(xp, padded, filters, dy, geo: _Geometry) -> None:
 def _filter_gradient(xp, cols, dy, f_shape: tuple, groups: int):
     n, ho, wo, kh, kw, c = cols.shape
     o = dy.shape[-1]
+    if _is_single_channel(f_shape, groups):
+        return xp.matmul(_tap_rows(xp, cols), dy.reshape(n * ho * wo, o)).reshape(f_shape)
     if groups == 1:
         rows = cols.reshape(n * ho * wo, kh * kw * c)
         return xp.matmul(rows.T, dy.reshape(n * ho * wo, o)).reshape(f_shape)
@@ -431,6 +461,10 @@ def conv2d_backprop_input(
     shape = _shape_attr(input_shape, "input_shape")
     geo = _geometry(shape, filters.shape, strides, padding, dilations, groups)
     (top, bottom), (left, right) = geo.pads
+    if not (top or bottom or left or right) and out is not None:
+        out[...] = 0  # no border to cut off: scatter straight into the result
+        _scatter_windows(xp, out, filters, out_backprop, geo)
+        return out
     padded = xp.zeros(
         (shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3]),
         dtype=out_backprop.dtype,
@@ -513,17 +547,13 @@ def _padding_2d(padding, pads: tuple):
     return ((0, 0), pads[0])
 
 
-def _size(n):
-    return -1 if n is None else n  # keeps an unknown batch size unknown
-
-
 def _height_1(t):
     """``(N, W, C)`` as the image ``(N, 1, W, C)``."""
-    return reshape(t, shape=(_size(t.shape[0]), 1, *t.shape[1:]))
+    return expand_dims(t, axis=1)  # works for unknown sizes too (a traced time axis)
 
 
 def _drop_height(t):
-    return reshape(t, shape=(_size(t.shape[0]), *t.shape[2:]))
+    return squeeze(t, axis=1)
 
 
 def _conv1d_geometry(x, filters, strides, padding, dilations, groups) -> _Geometry:

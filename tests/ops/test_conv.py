@@ -309,6 +309,17 @@ def test_python_lists_are_accepted_as_operands():
             ((1, 5, 5, 2), (1, 5, 5, 4)),
             {"filter_shape": (3, 3, 2, 4), "padding": "same"},
         ),
+        ("conv2d", ((2, 6, 5, 1), (3, 2, 1, 4)), {"strides": (2, 1)}),  # one input channel
+        (
+            "conv2d_backprop_filter",
+            ((2, 6, 5, 1), (2, 4, 4, 4)),
+            {"filter_shape": (3, 2, 1, 4)},
+        ),
+        (
+            "conv2d_backprop_input",  # no padding: scattered straight into out
+            ((3, 3, 2, 4), (2, 3, 3, 4)),
+            {"input_shape": (2, 5, 5, 2)},
+        ),
     ],
 )
 def test_kernels_write_into_out_buffers(name, args, kwargs):
@@ -319,6 +330,59 @@ def test_kernels_write_into_out_buffers(name, args, kwargs):
     out = np.empty_like(expected)
     assert op.kernel(np, *arrays, **kwargs, out=out) is out
     np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_unpadded_input_gradient_writes_through_a_strided_out():
+    rng = np.random.default_rng(13)
+    w, dy = rng.standard_normal((3, 3, 2, 4)), rng.standard_normal((2, 3, 3, 4))
+    buffer = np.full((2, 5, 5, 4), np.nan)
+    out = buffer[..., ::2]
+    op = rl.ops.REGISTRY["conv2d_backprop_input"]
+    assert op.kernel(np, w, dy, input_shape=(2, 5, 5, 2), out=out) is out
+    np.testing.assert_allclose(out, naive_backprop_input(w, dy, (2, 5, 5, 2)), rtol=1e-12)
+    assert np.isnan(buffer[..., 1::2]).all()
+
+
+SINGLE_CHANNEL = [
+    {},
+    {"strides": (2, 3)},
+    {"dilations": (2, 1), "padding": "same"},
+    {"strides": 2, "dilations": 2, "padding": "same"},
+    {"padding": [[2, 0], [1, 1]]},
+]
+
+
+@pytest.mark.parametrize("attrs", SINGLE_CHANNEL)
+def test_single_channel_conv_and_filter_gradient_match_naive_loops(attrs):
+    """One input channel takes its own im2col layout (one row per kernel tap)."""
+    rng = np.random.default_rng(14)
+    x, w = rng.standard_normal((3, 9, 8, 1)), rng.standard_normal((3, 2, 1, 5))
+    y = rl.conv2d(x, w, **attrs).numpy()
+    np.testing.assert_allclose(y, naive_conv(x, w, **attrs), rtol=1e-10, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dw = rl.conv2d_backprop_filter(x, dy, filter_shape=w.shape, **attrs).numpy()
+    expected = naive_backprop_filter(x, dy, w.shape, **attrs)
+    np.testing.assert_allclose(dw, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_single_channel_conv_matches_torch_in_float32():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((4, 28, 28, 1)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 1, 8)).astype(np.float32)
+    expected = torch.nn.functional.conv2d(
+        torch.from_numpy(x).permute(0, 3, 1, 2), torch.from_numpy(w).permute(3, 2, 0, 1)
+    )
+    got = rl.conv2d(x, w).numpy()
+    np.testing.assert_allclose(got, expected.permute(0, 2, 3, 1).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_single_channel_conv1d_matches_naive_loops():
+    rng = np.random.default_rng(16)
+    x, w = rng.standard_normal((2, 11, 1)), rng.standard_normal((4, 1, 3))
+    y = rl.conv1d(x, w, strides=2, padding="causal").numpy()
+    expected = naive_conv(x[:, None], w[None], strides=(1, 2), padding=[(0, 0), (3, 0)])[:, 0]
+    np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------ bad input
