@@ -13,7 +13,7 @@ The fused kernel serves every activation in ``rillet.ops.rnn.FUSED_ACTIVATIONS``
 sigmoid, hard_sigmoid, relu, linear, softsign), input ``dropout`` (one mask per sequence,
 as Keras), masks and ``go_backwards``. Other activations, and ``recurrent_dropout`` while
 training (which drops different units for each gate, Keras's ``implementation=1``), run the
-cell step by step: a Python loop of ops (2.5x slower eagerly for an LSTM of 128 units over
+cell step by step: a Python loop of ops (3x slower eagerly for an LSTM of 128 units over
 50 steps, forward and backward; see ``rillet/ops/rnn.py``), which needs the number of steps
 to be known when the layer is traced. ``unroll`` is accepted and ignored.
 """

@@ -23,30 +23,39 @@ The kernel projects the inputs of every step at once (one GEMM), then loops over
 with one small GEMM each and the gate math done in place, saving the gate values in a
 ``reserve`` output (as cuDNN does) for the backward op: ``lstm_forward``/``lstm_backward``,
 ``gru_forward``/``gru_backward``, ``simple_rnn_forward``/``simple_rnn_backward``. The
-backward op walks the steps in reverse with one GEMM each, then finds the weight and input
-gradients with three large GEMMs. Its own gradient is not implemented (second-order
-gradients of these ops raise GradientError). The public functions :func:`lstm_sequence`,
-:func:`gru_sequence` and :func:`simple_rnn_sequence` return the outputs and final states.
+backward op walks the steps in reverse with one GEMM each, then finds the weight gradients
+with large GEMMs over all steps. The LSTM's backward op leaves x's gradient to a third op,
+``lstm_input_grad``, so that a training graph, whose x is data, drops that GEMM. Their own
+gradients are not implemented (second-order gradients of these ops raise GradientError).
+The public functions :func:`lstm_sequence`, :func:`gru_sequence` and
+:func:`simple_rnn_sequence` return the outputs and final states.
+
+Fast paths: an unmasked LSTM runs in a gate-major layout (``rillet/ops/_rnn_gate_major.py``:
+every gate a contiguous block, one tanh for all four gates, no copies along the
+recurrence), and a GRU over a single unmasked step, a streaming frame, in a kernel of a
+few NumPy calls (``rillet/ops/_rnn_step.py``). Masked sequences take the general loop below.
 
 Activations are those whose derivative follows from their output: ``tanh``, ``sigmoid``,
 ``hard_sigmoid``, ``relu``, ``linear`` and ``softsign`` (:data:`FUSED_ACTIVATIONS`); the
 layers run a step-by-step loop of ops for any other.
 
 Timing: an LSTM of batch 32, 50 steps, 64 features and 128 units, float32, one BLAS thread
-(best of 15 interleaved rounds on a busy 2-core machine): the forward kernel takes 5.1 ms and
-the backward kernel 7.8 ms, near the 3.3 ms and 6.7 ms their GEMMs alone take; the rest is
-the gate math. Against the same LSTM as a Python loop of ops (``RNN(LSTMCell)``), forward
-and backward under a GradientTape: eager 16.0 ms against 39.3 ms (2.5x), compiled with
-``rl.function`` 13.5 ms against 15.0 ms; with two BLAS threads, eager 12.8 ms against
-40.0 ms (3.1x). Both do the same GEMMs; the fused kernels save the dispatch of some 25 ops
-per step and run half of the products as four large GEMMs.
+(CPU time, medians of 25 interleaved rounds on a busy 2-core machine whose OpenBLAS runs its
+AVX2 kernels, about 100 GFLOP/s): the forward kernel takes 4.3 ms, of which its GEMMs take
+3.3 ms, and forward and backward 10.9 ms, of which GEMMs 8.8 ms (PyTorch's LSTM, with MKL's
+AVX-512 GEMMs: 2.3 ms and 6.0 ms). Against the same LSTM as a Python loop of ops
+(``RNN(LSTMCell)``), forward and backward under a GradientTape: eager 13.3 ms against
+39.4 ms (3x), compiled with ``rl.function`` 11.0 ms against 13.8 ms.
+``benchmarks/rnn_step.py`` times the whole training step against PyTorch's.
 """
 
 from __future__ import annotations
 
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, DTypeError, GradientError, ShapeError
+from . import _rnn_gate_major as _gate_major
 from ._registry import Spec, defop
+from ._rnn_step import gru_single_step
 from ._rules import fmt, same_shape
 
 __all__: list[str] = []
@@ -286,16 +295,25 @@ def _run_backward(xp, step_back, g_seq, g_states, reserve, buffers, mask, go_bac
 
 def _input_grads(xp, d_pre, x, kernel, go_backwards):
     """Gradients of x and of the kernel from the pre-activation gradients (steps, batch,
-    k*units) in run order: two GEMMs. x and d_x are transposed to run order and back (k
-    times cheaper than transposing the gradients)."""
+    k*units) in run order: two GEMMs."""
+    return _x_grad(xp, d_pre, kernel, go_backwards), _kernel_grad(xp, d_pre, x, go_backwards)
+
+
+def _kernel_grad(xp, d_pre, x, go_backwards):
+    """The kernel's gradient: x in run order (k times cheaper to transpose than the
+    gradients) times the pre-activation gradients, one GEMM."""
     batch, steps, features = x.shape
     x_run = x.transpose(1, 0, 2)[::-1] if go_backwards else x.transpose(1, 0, 2)
-    d = _flat(xp, d_pre)
-    d_kernel = xp.matmul(x_run.reshape(steps * batch, features).T, d)
-    d_x_run = xp.matmul(d, kernel.T).reshape(steps, batch, features)
+    return xp.matmul(x_run.reshape(steps * batch, features).T, _flat(xp, d_pre))
+
+
+def _x_grad(xp, d_pre, kernel, go_backwards):
+    """x's gradient ``(batch, steps, features)``: one GEMM, then back from run order."""
+    steps, batch = d_pre.shape[:2]
+    d_x_run = xp.matmul(_flat(xp, d_pre), kernel.T).reshape(steps, batch, -1)
     if go_backwards:
         d_x_run = d_x_run[::-1]
-    return xp.ascontiguousarray(d_x_run.transpose(1, 0, 2)), d_kernel
+    return xp.ascontiguousarray(d_x_run.transpose(1, 0, 2))
 
 
 def _flat(xp, a):
@@ -308,6 +326,13 @@ def _flat(xp, a):
 # Reserve, per step: the gates i, f, c~, o after their activations (4 units), c_{t-1},
 # act(c_t) and h_{t-1}: 7 units.
 _LSTM_WIDTH = 7
+
+
+def _gate_major_applies(steps: int, mask) -> bool:
+    """Whether the gate-major kernels run the sequence (unmasked, at least one step); the
+    LSTM's forward, backward and input-gradient ops decide alike, so that each reads the
+    others' reserve and gradients."""
+    return mask is None and steps > 0
 
 
 def _lstm_bias_shape(units):
@@ -358,6 +383,11 @@ def lstm_forward(
     """A whole LSTM sequence: ``(outputs, h, c, reserve)``; see the module docstring and
     :func:`lstm_sequence` (which leaves out the reserve)."""
     act, ract = _ACTIVATIONS[activation][0], _ACTIVATIONS[recurrent_activation][0]
+    if _gate_major_applies(x.shape[1], mask):
+        acts = (act, ract, recurrent_activation == "sigmoid", activation == "tanh")
+        return _gate_major.lstm_forward(
+            xp, x, h0, c0, kernel, recurrent_kernel, bias, acts, go_backwards
+        )
     proj = _project(xp, x, kernel, bias)
     steps, batch, units = x.shape[1], x.shape[0], h0.shape[-1]
     reserve = xp.empty((steps, batch, _LSTM_WIDTH * units), proj.dtype)
@@ -371,7 +401,9 @@ def lstm_forward(
 @lstm_forward.defvjp
 def _lstm_forward_vjp(g, y, x, h0, c0, kernel, recurrent_kernel, bias, mask, **attrs):
     d = lstm_backward(g[0], g[1], g[2], x, kernel, recurrent_kernel, y[3], mask, **attrs)
-    d_x, d_h0, d_c0, d_kernel, d_recurrent, d_bias = d
+    d_gates, d_h0, d_c0, d_kernel, d_recurrent, d_bias = d
+    # A separate op, so that a graph whose x needs no gradient (the input data) drops it.
+    d_x = lstm_input_grad(d_gates, kernel, mask, go_backwards=attrs.get("go_backwards", False))
     return (d_x, d_h0, d_c0, d_kernel, d_recurrent, None if bias is None else d_bias, None)
 
 
@@ -381,7 +413,10 @@ def _lstm_backward_rule(
 ):  # fmt: skip
     _check_flags(locals())
     _check_backward(g_seq, (g_h, g_c), x, kernel, recurrent_kernel, reserve, mask, 4, _LSTM_WIDTH)
-    return _backward_specs(x, kernel, recurrent_kernel, 2, _lstm_bias_shape)
+    _, *weights = _backward_specs(x, kernel, recurrent_kernel, 2, _lstm_bias_shape)
+    batch, steps = x.shape[:2]
+    gates = Spec((steps, batch, _times(4, recurrent_kernel.shape[0])), x.dtype)
+    return (gates, *weights)
 
 
 def _lstm_step_back(xp, recurrent_kernel, act_grad, ract_grad):
@@ -417,9 +452,16 @@ def lstm_backward(
     zero_output_for_mask=False, activation="tanh", recurrent_activation="sigmoid", out=None,
 ):  # fmt: skip
     """Backpropagation through an :func:`lstm_forward` sequence, from the gradients of its
-    outputs, last h and last c: ``(d_x, d_h0, d_c0, d_kernel, d_recurrent_kernel, d_bias)``."""
+    outputs, last h and last c: ``(d_gates, d_h0, d_c0, d_kernel, d_recurrent_kernel,
+    d_bias)``; ``d_gates``, the gradients of every step's gate pre-activations (in a layout
+    of the kernels' own), gives x's gradient through :func:`lstm_input_grad`."""
     act_grad = _ACTIVATIONS[activation][1]
     ract_grad = _ACTIVATIONS[recurrent_activation][1]
+    if _gate_major_applies(x.shape[1], mask):
+        return _gate_major.lstm_backward(
+            xp, g_seq, g_h, g_c, x, kernel, recurrent_kernel, reserve, (act_grad, ract_grad),
+            go_backwards,
+        )  # fmt: skip
     steps, batch, units = reserve.shape[0], x.shape[0], recurrent_kernel.shape[0]
     d_pre = xp.empty((steps, batch, 4 * units), g_seq.dtype)
     step_back = _lstm_step_back(xp, recurrent_kernel, act_grad, ract_grad)
@@ -429,12 +471,33 @@ def lstm_backward(
     )  # fmt: skip
     flat = _flat(xp, d_pre)
     d_recurrent = xp.matmul(_flat(xp, reserve[:, :, 6 * units :]).T, flat)
-    d_x, d_kernel = _input_grads(xp, d_pre, x, kernel, go_backwards)
-    return d_x, d_h0, d_c0, d_kernel, d_recurrent, flat.sum(axis=0)
+    d_kernel = _kernel_grad(xp, d_pre, x, go_backwards)
+    return d_pre, d_h0, d_c0, d_kernel, d_recurrent, flat.sum(axis=0)
 
 
 @lstm_backward.defvjp
 def _lstm_backward_vjp(g, y, *inputs, **attrs):
+    raise GradientError("second-order gradients of LSTM (lstm_sequence) are not supported")
+
+
+def _lstm_input_grad_rule(d_gates, kernel, mask=None, *, go_backwards=False):
+    _check_flags(locals())
+    steps, batch = d_gates.shape[:2]
+    _check_mask(mask, batch, steps)
+    return Spec((batch, steps, kernel.shape[0]), d_gates.dtype)
+
+
+@defop(rule=_lstm_input_grad_rule, promote=(0, 1))
+def lstm_input_grad(xp, d_gates, kernel, mask=None, *, go_backwards=False, out=None):
+    """x's gradient ``(batch, steps, features)`` from the ``d_gates`` of
+    :func:`lstm_backward`: one GEMM."""
+    if _gate_major_applies(d_gates.shape[0], mask):
+        return _gate_major.lstm_input_grad(xp, d_gates, kernel, go_backwards)
+    return _x_grad(xp, d_gates, kernel, go_backwards)
+
+
+@lstm_input_grad.defvjp
+def _lstm_input_grad_vjp(g, y, *inputs, **attrs):
     raise GradientError("second-order gradients of LSTM (lstm_sequence) are not supported")
 
 
@@ -536,6 +599,8 @@ def gru_forward(
     """A whole GRU sequence: ``(outputs, h, reserve)``; see the module docstring and
     :func:`gru_sequence` (which leaves out the reserve)."""
     act, ract = _ACTIVATIONS[activation][0], _ACTIVATIONS[recurrent_activation][0]
+    if mask is None and x.shape[1] == 1:  # a streaming frame
+        return gru_single_step(xp, x, h0, kernel, recurrent_kernel, bias, act, ract, reset_after)
     input_bias, recurrent_bias = _gru_biases(bias, reset_after)
     proj = _project(xp, x, kernel, input_bias)
     steps, batch, units = x.shape[1], x.shape[0], h0.shape[-1]
