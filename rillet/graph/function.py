@@ -32,6 +32,7 @@ import warnings
 
 import numpy as np
 
+from .. import _context
 from .. import config as _config
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, DTypeError, ShapeError
@@ -241,8 +242,6 @@ class Function:
         self._warned = False
 
     def __call__(self, *args, **kwargs):
-        from .. import _context
-
         if _config.functions_run_eagerly() or _context.STATE.tracer is not None:
             return self._fn(*args, **kwargs)  # eager debugging, or inlined into an outer trace
         concrete, leaves = self._concrete(args, kwargs)

@@ -59,6 +59,8 @@ from .interpreter import _feed
 _KERNEL_ERRORS = (ValueError, TypeError, IndexError, np.exceptions.AxisError)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PROGRAMS = itertools.count()
+# Ops that only give their input another static shape, written inline as ``x.reshape(...)``.
+_RESHAPES = frozenset({"reshape", "expand_dims", "squeeze"})
 
 
 class CompiledExecutor:
@@ -284,6 +286,8 @@ class _Lowering:
     def _call(self, node: Node, inputs: list[str]) -> str:
         if node.op in ("read_variable", "assign_variable"):
             return self._state_call(node, inputs)
+        if node.op in _RESHAPES and self._out(node) is None and _static(node):
+            return f"{inputs[0]}.reshape({node.outputs[0].shape!r})"  # a view: no kernel call
         if not self._fast(node):
             op = self._global(("op", node.op), f"{node.op}_op", node.opdef)
             attrs = self._global(("attrs", id(node)), f"{node.name}_attrs", node.attrs)
@@ -473,6 +477,12 @@ class _Checker:
                 error.message = f"{error.message} (graph node {node.name})"
                 error.args = (error.message,)
                 raise
+
+
+def _static(node: Node) -> bool:
+    """Whether every input and output of ``node`` has a known shape."""
+    values = [v for v in node.inputs if v is not None] + node.outputs
+    return all(None not in v.shape for v in values)
 
 
 def _aligned_bytes(size: int) -> np.ndarray:
