@@ -524,3 +524,20 @@ def test_empty_batch_gives_empty_output(groups):
         np.zeros((0, 5, 5, 4)), np.zeros((0, 3, 3, 4)), filter_shape=w.shape, groups=groups
     )
     assert dx.shape == (0, 5, 5, 4) and dw.shape == w.shape and not dw.numpy().any()
+
+
+@pytest.mark.parametrize("use_out", [False, True])
+def test_conv_whose_window_is_the_whole_input_is_one_product(use_out):
+    # A streaming frame: the kernel covers the whole (kh, kw) input, one output pixel.
+    from rillet.ops.conv import conv2d as conv2d_op
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 3, 2, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 5, 4)).astype(np.float32)
+    expected = np.einsum("nhwc,hwco->no", x, w).reshape(3, 1, 1, 4)
+    out = np.full((3, 1, 1, 4), np.nan, np.float32) if use_out else None
+    y = conv2d_op.kernel(np, x, w, strides=(1, 1), padding=((0, 0), (0, 0)), out=out)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    if use_out:
+        assert y is out
+    np.testing.assert_allclose(rl.conv2d(x, w).numpy(), expected, rtol=1e-5, atol=1e-5)
