@@ -55,7 +55,7 @@ def _causal_mask(query_length: int, key_length: int):
 class _Projection(Layer):
     """``x (..., *bound) -> (..., *output_dims)`` through a kernel ``(*bound, *output_dims)``
     and a bias ``output_dims``: the EinsumDense projections of Keras's MultiHeadAttention, as
-    one tensordot (one GEMM)."""
+    one 2-D matmul (one GEMM; a tensordot when inner axes have unknown sizes)."""
 
     def __init__(self, bound: int, output_dims, use_bias: bool, options: dict, **kwargs):
         super().__init__(**kwargs)
@@ -84,9 +84,20 @@ class _Projection(Layer):
         self.built = True
 
     def call(self, inputs):
-        y = ops.tensordot(inputs, self.kernel, axes=self.bound)
-        if self.bias is not None:
-            y = y + self.bias
+        lead = tuple(inputs.shape[: -self.bound])
+        if len(lead) >= 1 and None not in lead[1:]:
+            # one 2-D matmul and bias: the gradients are two plain GEMMs and a column sum,
+            # all over one contiguous (rows, columns) array
+            rows, columns = _size(inputs.shape[-self.bound :]), _size(self.output_dims)
+            x = ops.reshape(inputs, (-1, rows))
+            y = ops.matmul(x, ops.reshape(self.kernel, (rows, columns)))
+            if self.bias is not None:
+                y = y + ops.reshape(self.bias, (columns,))
+            y = ops.reshape(y, (-1, *lead[1:], *self.output_dims))
+        else:
+            y = ops.tensordot(inputs, self.kernel, axes=self.bound)
+            if self.bias is not None:
+                y = y + self.bias
         record_activity_loss(self, y)
         return y
 

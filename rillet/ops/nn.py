@@ -64,9 +64,48 @@ def _log_softmax(xp, x, axis):
 
 
 def _softmax(xp, x, axis, out=None):
+    if _along_last(x, axis):
+        # fmax skips NaNs where max stops at them, and is twice as fast on short rows; a row
+        # with a NaN comes out all NaN either way (its sum of exps is NaN)
+        e = xp.subtract(x, xp.fmax.reduce(x, axis=-1, keepdims=True), out=out)
+        xp.exp(e, out=e)
+        total = _row_sums(xp, e)
+        e *= xp.reciprocal(total, out=total)
+        return e
     e = xp.exp(_shifted(xp, x, axis), out=out)
     e /= e.sum(axis=axis, keepdims=True)
     return e
+
+
+# Rows up to this long take the row-wise fast paths: there a matrix-vector product sums
+# several times faster than a ufunc reduction, and its rounding error (about the row length
+# over BLAS's number of partial sums, times eps) stays as small as the pairwise sum's.
+_SHORT_ROW = 1024
+
+
+def _along_last(x, axis) -> bool:
+    """True when a reduction over ``axis`` (an int or a tuple) runs along the last axis of a
+    non-empty float32/float64 ``x`` with short rows: the case of the row-wise fast paths."""
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return (
+        len(axes) == 1
+        and x.ndim > 0
+        and axes[0] % x.ndim == x.ndim - 1
+        and 0 < x.shape[-1] <= _SHORT_ROW
+        and x.size > 0
+        and x.dtype.name in ("float32", "float64")
+    )
+
+
+def _row_sums(xp, x, scale: float = 1.0):
+    """``scale`` times the sums over the last axis (keepdims), as one matrix-vector product:
+    BLAS is several times faster than a ufunc reduction over many short rows."""
+    weights = xp.full(x.shape[-1], scale, dtype=x.dtype)
+    return xp.matmul(x, weights)[..., None]
+
+
+def _row_means(xp, x):
+    return _row_sums(xp, x, 1.0 / x.shape[-1])
 
 
 # ---------------------------------------------------------------- softmax
@@ -91,8 +130,37 @@ def softmax(xp, x, *, axis=-1, out=None):
 
 @softmax.defvjp
 def _softmax_vjp(g, y, x, *, axis):
-    gy = g * y  # J = diag(y) - y y^T, so J^T g = y * (g - <g, y>)
-    return (gy - y * reduce_sum(gy, axis=axis, keepdims=True),)
+    return (softmax_grad(g, y, axis=axis),)
+
+
+def _softmax_grad_rule(g, y, *, axis=-1):
+    _check_floating(y, "y")
+    rules.check_same_shape(g, y, ("g", "y"))
+    rules.normalize_axis(axis, len(y.shape))
+    return Spec(tuple(y.shape), y.dtype)
+
+
+@defop(rule=_softmax_grad_rule, promote=True)
+def softmax_grad(xp, g, y, *, axis=-1, out=None):
+    """The gradient of :func:`softmax` for its input, given the output gradient ``g`` and
+    the softmax ``y``: ``y * (g - sum(g * y))`` along ``axis`` (the Jacobian
+    ``diag(y) - y y^T`` is symmetric)."""
+    gy = xp.multiply(g, y, out=out)
+    if _along_last(gy, axis):
+        inner = _row_sums(xp, gy)
+    else:
+        inner = gy.sum(axis=axis, keepdims=True)
+    d_x = xp.subtract(g, inner, out=gy)
+    d_x *= y
+    return d_x
+
+
+@softmax_grad.defvjp
+def _softmax_grad_vjp(h, d_x, g, y, *, axis):
+    # d_x = y * (g - s), s = <g, y>: symmetric in g, and d/dy gives h * (g - s) - g * <h, y>
+    s = reduce_sum(g * y, axis=axis, keepdims=True)
+    d_y = h * (g - s) - g * reduce_sum(h * y, axis=axis, keepdims=True)
+    return (softmax_grad(h, y, axis=axis), d_y)
 
 
 @defop(rule=_softmax_rule)
@@ -387,6 +455,20 @@ def _normalized(xp, x, axes: tuple[int, ...], epsilon: float):
     return x_hat, mean, variance, inv_std
 
 
+def _normalized_last(xp, x, epsilon: float, out=None):
+    """``(x_hat, inv_std, scratch)`` over the last axis, the row statistics as BLAS
+    matrix-vector products; ``x_hat`` is written into ``out`` when given, ``scratch`` is a
+    free array of x's shape."""
+    x_hat = xp.subtract(x, _row_means(xp, x), out=out)
+    scratch = xp.square(x_hat)
+    inv_std = _row_means(xp, scratch)
+    inv_std += epsilon
+    xp.sqrt(inv_std, out=inv_std)
+    xp.reciprocal(inv_std, out=inv_std)
+    x_hat *= inv_std
+    return x_hat, inv_std, scratch
+
+
 def _scaled(x_hat, scale, offset):
     """``x_hat * scale + offset`` in place (``x_hat`` has the full shape)."""
     if scale is not None:
@@ -420,7 +502,11 @@ def layer_norm(xp, x, scale=None, offset=None, *, axis=-1, epsilon=1e-3, out=Non
     >>> rl.layer_norm(rl.asarray([[1.0, 3.0]]), epsilon=0.0).numpy().tolist()
     [[-1.0, 1.0]]
     """
-    x_hat = _normalized(xp, x, rules.normalize_axes(axis, x.ndim), epsilon)[0]
+    axes = rules.normalize_axes(axis, x.ndim)
+    if _along_last(x, axes):
+        x_hat = _normalized_last(xp, x, epsilon, out=out)[0]
+    else:
+        x_hat = _normalized(xp, x, axes, epsilon)[0]
     return _scaled(x_hat, scale, offset)
 
 
@@ -452,6 +538,8 @@ def layer_norm_grad(xp, g, x, scale=None, *, axis=-1, epsilon=1e-3, out=None):
     With ``a = g * scale``: ``d_x = inv_std * (a - mean(a) - x_hat * mean(a * x_hat))``.
     """
     axes = rules.normalize_axes(axis, x.ndim)
+    if _along_last(x, axes) and g.dtype == x.dtype:
+        return _layer_norm_grad_last(xp, g, x, scale, epsilon)
     x_hat, _, _, inv_std = _normalized(xp, x, axes, epsilon)
     a = g if scale is None else g * scale
     d_x = a - a.mean(axis=axes, keepdims=True)
@@ -459,6 +547,21 @@ def layer_norm_grad(xp, g, x, scale=None, *, axis=-1, epsilon=1e-3, out=None):
     d_x *= inv_std
     d_scale = xp.zeros((), x.dtype) if scale is None else _unbroadcast(g * x_hat, scale.shape)
     return d_x, d_scale
+
+
+def _layer_norm_grad_last(xp, g, x, scale, epsilon: float):
+    """:func:`layer_norm_grad` over the last axis, with row statistics as BLAS products and
+    the temporaries reused."""
+    x_hat, inv_std, scratch = _normalized_last(xp, x, epsilon)
+    a = g if scale is None else xp.multiply(g, scale, dtype=x.dtype)
+    mean_a = _row_means(xp, a)
+    c = _row_means(xp, xp.multiply(a, x_hat, out=scratch))
+    d_x = xp.subtract(a, mean_a, out=None if a is g else a)
+    d_x -= xp.multiply(x_hat, c, out=scratch)
+    d_x *= inv_std
+    if scale is None:
+        return d_x, xp.zeros((), x.dtype)
+    return d_x, _unbroadcast(xp.multiply(g, x_hat, out=scratch), scale.shape)
 
 
 @layer_norm_grad.defvjp

@@ -97,6 +97,55 @@ def test_mha_matches_torch(rng, cross):
     np.testing.assert_allclose(scores.numpy(), weights.detach().numpy(), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_mha_self_attention_gradients_match_torch(rng, compiled):
+    """Gradients of the input and of every weight (the projections run as 2-D matmuls)."""
+    torch = _torch()
+    x = rng.standard_normal((2, 5, 8))
+    g = rng.standard_normal((2, 5, 8))
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=4, dtype="float64")
+    layer(x, x)
+    _randomize(layer, rng)
+    net = _torch_mha(torch, layer, 8, 2)
+
+    def grads(t):
+        with rl.GradientTape() as tape:
+            tape.watch(t)
+            loss = rl.sum(layer(t, t) * rl.asarray(g))
+        return tape.gradient(loss, [t, *layer.weights])
+
+    got = [t.numpy() for t in (rl.function(grads) if compiled else grads)(rl.asarray(x))]
+    tx = torch.from_numpy(x).requires_grad_()
+    y, _ = net(tx, tx, tx, need_weights=False)
+    (y * torch.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(got[0], tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    kernels = net.in_proj_weight.grad.numpy().reshape(3, 8, 8)  # (q|k|v, out, in)
+    biases = net.in_proj_bias.grad.numpy().reshape(3, 8)
+    for i in range(3):
+        np.testing.assert_allclose(got[1 + 2 * i], kernels[i].T.reshape(8, 2, 4), rtol=1e-9,
+                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(got[2 + 2 * i], biases[i].reshape(2, 4), rtol=1e-9, atol=1e-12)
+    out = net.out_proj
+    np.testing.assert_allclose(got[7], out.weight.grad.numpy().T.reshape(2, 4, 8), rtol=1e-9,
+                               atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(got[8], out.bias.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_mha_traced_with_unknown_sequence_length(rng):
+    """Inner axes of unknown size while tracing take the tensordot projections; the values
+    are those of the eager (matmul) projections, for several lengths."""
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=4, dtype="float64")
+    layer(np.zeros((1, 3, 8)), np.zeros((1, 3, 8)))
+    _randomize(layer, rng)
+    spec = rl.TensorSpec((None, None, 8), "float64")
+    traced = rl.function(lambda t: layer(t, t), input_signature=[spec])
+    for shape in ((2, 5, 8), (3, 7, 8)):
+        x = rng.standard_normal(shape)
+        expected = mha_reference(layer, x, x)[0]
+        np.testing.assert_allclose(traced(x).numpy(), expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer(x, x).numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
 def test_mha_padding_and_causal_masks_match_torch(rng):
     torch = _torch()
     tokens = np.array([[5, 2, 7, 0, 0], [1, 3, 4, 6, 2]])

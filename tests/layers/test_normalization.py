@@ -218,6 +218,40 @@ def test_layer_norm_matches_torch(rng):
     np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_layer_norm_last_axis_values_and_gradients_match_torch(rng, dtype, compiled):
+    """The last-axis fast path (row statistics as matrix-vector products), eager and in a
+    compiled step (which hands the kernel an ``out=`` buffer), on rows far from zero."""
+    torch = _torch()
+    x = (rng.standard_normal((4, 6, 16)) * 3.0 + 50.0).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    layer = L.LayerNormalization(epsilon=1e-3, dtype=dtype)
+    layer.build(x.shape)
+    _randomize(layer, rng)
+
+    def forward_and_grads(t):
+        with rl.GradientTape() as tape:
+            tape.watch(t)
+            y = layer(t)
+            loss = rl.sum(y * rl.asarray(g))
+        return (y, *tape.gradient(loss, [t, layer.gamma, layer.beta]))
+
+    run = rl.function(forward_and_grads) if compiled else forward_and_grads
+    got = [t.numpy() for t in run(rl.asarray(x))]
+    reference = torch.nn.LayerNorm(16, eps=1e-3).to(getattr(torch, dtype))
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(layer.gamma.numpy()))
+        reference.bias.copy_(torch.from_numpy(layer.beta.numpy()))
+    tx = torch.from_numpy(x).requires_grad_()
+    ty = reference(tx)
+    (ty * torch.from_numpy(g)).sum().backward()
+    expected = [ty, tx.grad, reference.weight.grad, reference.bias.grad]
+    tol = {"rtol": 2e-4, "atol": 2e-4} if dtype == "float32" else {"rtol": 1e-9, "atol": 1e-10}
+    for name, a, b in zip(("y", "dx", "dgamma", "dbeta"), got, expected):
+        np.testing.assert_allclose(a, b.detach().numpy(), err_msg=name, **tol)
+
+
 def test_layer_norm_weights_and_config():
     layer = L.LayerNormalization(axis=[1, 2], rms_scaling=True, center=True)
     layer.build((2, 3, 4))

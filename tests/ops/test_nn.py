@@ -28,6 +28,26 @@ def _grad(fn, *args):
 # ---------------------------------------------------------------- stability
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_last_axis_fast_path_agrees_with_the_general_one(rng, dtype):
+    """Rows with NaN, infinities and all -inf come out as the reduction along another axis
+    gives them (NaN rows), and ordinary rows match SciPy; so do their gradients."""
+    x = rng.standard_normal((6, 5)).astype(dtype) * 3
+    x[0, 1], x[1, :], x[2, 0] = np.nan, -np.inf, np.inf
+    fast = rl.softmax(x, axis=-1).numpy()
+    general = rl.softmax(np.ascontiguousarray(x.T), axis=0).numpy().T
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(general))
+    assert np.isnan(fast[:3]).all()
+    np.testing.assert_allclose(fast[3:], sp.softmax(x[3:].astype(np.float64), axis=-1),
+                               rtol=1e-6 if dtype == np.float32 else 1e-13)  # fmt: skip
+    w = rng.standard_normal((6, 5))
+    ok = rng.standard_normal((6, 5)).astype(dtype)
+    g_fast = _grad(lambda t: rl.softmax(t, axis=-1) * w, ok)[0]
+    g_general = _grad(lambda t: rl.transpose(rl.softmax(rl.transpose(t), axis=0)) * w, ok)[0]
+    np.testing.assert_allclose(g_fast, g_general, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-7)  # fmt: skip
+
+
 def test_softmax_is_finite_and_correct_with_huge_logits():
     x = np.array([[1e4, 0.0, -1e4], [1e4, 1e4, 1e4]], np.float32)
     np.testing.assert_allclose(rl.softmax(x).numpy(), [[1, 0, 0], [1 / 3] * 3], rtol=1e-6)

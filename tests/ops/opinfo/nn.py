@@ -24,6 +24,23 @@ def _softmax_samples(rng, dtype):
             Sample((randn(rng, (2, 3, 2), dtype),), {"axis": 1})]  # fmt: skip
 
 
+def _softmax_grad_samples(rng, dtype):
+    """(g, y) with y a softmax along the axis (the last one takes the row-wise fast path)."""
+    samples = []
+    for shape, axis in (((3, 4), -1), ((3, 4), 0), ((2, 3, 5), 1), ((2, 3, 5), 2)):
+        y = sp.softmax(randn(rng, shape, np.float64, scale=2.0), axis=axis).astype(dtype)
+        samples.append(Sample((randn(rng, shape, dtype), y), {"axis": axis}))
+    return samples
+
+
+def _softmax_grad_ref(g, y, axis=-1):
+    """Through the explicit Jacobian diag(y) - y y^T of each row."""
+    rows_y = np.moveaxis(y, axis, -1).reshape(-1, y.shape[axis])
+    rows_g = np.moveaxis(g, axis, -1).reshape(rows_y.shape)
+    d = np.stack([(np.diag(yr) - np.outer(yr, yr)).T @ gr for yr, gr in zip(rows_y, rows_g)])
+    return np.moveaxis(d.reshape(np.moveaxis(y, axis, -1).shape), -1, axis)
+
+
 def _softmax_xent_cases(rng, dtype):
     """(labels, logits, axis): probability rows, and rows that do not sum to 1."""
     cases = []
@@ -335,6 +352,8 @@ def _sum_to(t, shape):
 OPS = [
     OpInfo("softmax", rl.softmax, lambda x, axis: sp.softmax(x, axis=axis), _softmax_samples,
            grad2=True),
+    OpInfo("softmax_grad", nn.softmax_grad, _softmax_grad_ref, _softmax_grad_samples,
+           grad2=True, tolerance=LOOSE),
     OpInfo("log_softmax", rl.log_softmax, lambda x, axis: sp.log_softmax(x, axis=axis),
            _softmax_samples, grad2=True, tolerance=LOOSE),
     OpInfo("softmax_cross_entropy_with_logits", rl.softmax_cross_entropy_with_logits,
