@@ -4,6 +4,7 @@
 #   make lint   ruff check + ruff format --check
 #   make fuzz   differential fuzzing of graph mode (FUZZ_SECONDS=600)
 #   make bench-fit  fit throughput against Keras (TensorFlow) and PyTorch (~5 min)
+#   make kws    keyword spotting end to end: espeak-ng data, training, streaming (~5 min)
 
 PYTHON ?= python3
 VENV := .venv
@@ -53,6 +54,16 @@ bench-fit: venv $(BENCH_STAMP)
 	$(PY) benchmarks/fit_throughput.py $(BENCH_FIT_ARGS)
 
 bench: bench-fit
+
+# End-to-end keyword spotting (examples/kws/README.md): make the data set with espeak-ng
+# (installed with apt-get when missing and running as root; otherwise the small set shipped in
+# examples/kws/data/shipped/ is used), train, then stream a long recording. About 5 minutes.
+.PHONY: kws
+kws: venv
+	@command -v espeak-ng >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; } \
+		|| echo "espeak-ng is not available: the shipped data set will be used"
+	$(PY) -m examples.kws
 
 # Differential fuzzing of graph mode (rillet.testing.fuzz) for FUZZ_SECONDS seconds: random
 # programs run eagerly and as graphs must agree; shrunk reproducers of any disagreement are
