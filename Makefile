@@ -3,6 +3,8 @@
 #   make test   run the test suite (and the doctests in rillet/)
 #   make lint   ruff check + ruff format --check
 #   make fuzz   differential fuzzing of graph mode (FUZZ_SECONDS=600)
+#   make bench  the benchmark suite against PyTorch, TensorFlow, JAX, ONNX Runtime (~20 min)
+#   make bench-graph  graph executor overhead and the compiled MLP step vs eager
 #   make bench-fit  fit throughput against Keras (TensorFlow) and PyTorch (~5 min)
 #   make kws    keyword spotting end to end: espeak-ng data, training, streaming (~5 min)
 
@@ -29,17 +31,17 @@ demo: venv
 test: venv
 	$(PY) -m pytest -n 2 tests rillet
 
-# Graph executor benchmarks (results and command lines in benchmarks/RESULTS.md).
-.PHONY: bench
-bench: venv
+# Graph executor overhead (results and command lines in benchmarks/RESULTS.md).
+.PHONY: bench-graph
+bench-graph: venv
 	$(PY) benchmarks/graph_overhead.py
 
-# fit throughput against Keras 3 (TensorFlow) and PyTorch, each run in its own process; the
-# peers live in their own environment, .venv-bench, made on first use (see
-# benchmarks/fit_throughput.py; results in benchmarks/RESULTS.md). About 5 minutes.
+# The peers live in their own environment, .venv-bench, made on first use (a new peer list
+# gets a new stamp, so an older .venv-bench is topped up once).
 BENCH_VENV := .venv-bench
-BENCH_STAMP := $(BENCH_VENV)/.installed
-BENCH_PEERS ?= tensorflow-cpu==2.21.0 torch==2.13.0 threadpoolctl
+BENCH_PEERS ?= tensorflow-cpu==2.21.0 torch==2.13.0 jax==0.10.2 onnxruntime==1.32.0 \
+	onnx==1.23.2 threadpoolctl
+BENCH_STAMP := $(BENCH_VENV)/.installed-suite
 
 $(BENCH_STAMP):
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
@@ -47,13 +49,24 @@ $(BENCH_STAMP):
 	@$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(BENCH_PEERS)
 	@touch $(BENCH_STAMP)
 
-.PHONY: bench-fit
-bench-fit: venv $(BENCH_STAMP)
+# threadpoolctl in .venv too: the workers report the BLAS they use.
+.PHONY: bench-tools
+bench-tools: venv
 	@$(PY) -c "import threadpoolctl" 2>/dev/null || \
 		$(PY) -m pip install --quiet --disable-pip-version-check threadpoolctl
+
+# fit throughput against Keras 3 (TensorFlow) and PyTorch (benchmarks/fit_throughput.py).
+.PHONY: bench-fit
+bench-fit: bench-tools $(BENCH_STAMP)
 	$(PY) benchmarks/fit_throughput.py $(BENCH_FIT_ARGS)
 
-bench: bench-fit
+# The benchmark suite (benchmarks/suite/run.py): every workload for rillet and each peer, each
+# (framework, variant, workload) in its own process, interleaved round by round; writes the
+# "Benchmark suite" section of benchmarks/RESULTS.md. BENCH_ARGS passes options on, e.g.
+# BENCH_ARGS="--quick" (every worker once) or BENCH_ARGS="--workloads mlp,cnn --rounds 3".
+.PHONY: bench
+bench: bench-tools $(BENCH_STAMP)
+	$(PY) benchmarks/suite/run.py $(BENCH_ARGS)
 
 # End-to-end keyword spotting (examples/kws/README.md): make the data set with espeak-ng
 # (installed with apt-get when missing and running as root; otherwise the small set shipped in
