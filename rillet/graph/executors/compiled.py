@@ -1,6 +1,7 @@
 """The compiled executor: a graph lowered to one generated Python function.
 
-Each node becomes one line that calls its registered kernel directly, with its attributes
+Each node becomes one line that calls its registered kernel directly (or the NumPy function
+that is all the kernel does), with its attributes
 written into the call (or bound as globals of the generated code), so that running a graph
 costs one Python call per op and nothing else: no shape rules, no per-op dictionaries, values
 in local variables, and a ``del`` after each value's last use (a variable's buffer then has
@@ -14,7 +15,7 @@ def _lambda_(placeholder_0):
     tanh_1 = tanh(np, placeholder_0, out=arena_0_float32_3)  # float32(3,) planned
     exp_2 = exp(np, tanh_1, out=arena_0_float32_3)  # float32(3,) in place of tanh_1
     del tanh_1
-    multiply_3 = multiply(np, exp_2, placeholder_0, out=_empty((3,), float32))  # float32(3,)
+    multiply_3 = np.multiply(exp_2, placeholder_0, out=_empty((3,), float32))  # float32(3,)
     del placeholder_0, exp_2
     return [multiply_3]
 
@@ -59,6 +60,18 @@ from .interpreter import _feed
 _KERNEL_ERRORS = (ValueError, TypeError, IndexError, np.exceptions.AxisError)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PROGRAMS = itertools.count()
+# Ops whose kernel is exactly one NumPy call, ``xp.<ufunc>(*inputs, *extra, out=out)``
+# (tests/graph/test_compiled.py checks each against its kernel): the program calls NumPy.
+UFUNC_KERNELS = {
+    **{name: (name, ()) for name in (
+        "add", "subtract", "multiply", "negative", "square", "sign", "maximum", "minimum",
+        "matmul", "floor_divide", "remainder", "equal", "not_equal", "less", "less_equal",
+        "greater", "greater_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
+        "isnan", "isinf", "isfinite",
+    )},
+    "abs": ("absolute", ()),
+    "relu": ("maximum", ("0",)),
+}  # fmt: skip
 # Ops that only give their input another static shape, written inline as ``x.reshape(...)``.
 _RESHAPES = frozenset({"reshape", "expand_dims", "squeeze"})
 
@@ -297,6 +310,10 @@ class _Lowering:
         out = self._out(node)
         if node.op == "fused_elementwise":
             return self._fused_call(node, inputs, out)
+        if node.op in UFUNC_KERNELS and not node.attrs:
+            # The kernel is this one NumPy call: make it directly (a Python frame less).
+            args = [*inputs, *UFUNC_KERNELS[node.op][1]] + [f"out={out}"] * (out is not None)
+            return f"np.{UFUNC_KERNELS[node.op][0]}({', '.join(args)})"
         kernel = self._global(("kernel", node.op), node.op, node.opdef.kernel)
         args = ["np", *inputs, *self._attrs(node)]
         if out is not None:

@@ -129,6 +129,8 @@ def runs_in_place(node: Node, position: int) -> bool:
         return False
     if value.shape != result.shape or value.dtype != result.dtype:
         return False
+    if math.prod(result.shape) == 1:
+        return False  # NumPy takes a slow path for a one-element ufunc whose out is an input
     if not kernel_traits(node).writes_out:
         return False
     key = _probe_key(node)
