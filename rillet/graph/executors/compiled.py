@@ -2,9 +2,10 @@
 
 Each node becomes one line that calls its registered kernel directly (or the NumPy function
 that is all the kernel does), with its attributes written into the call (or bound as globals
-of the generated code), so that running a graph costs one Python call per op and nothing else: no shape rules, no per-op dictionaries, values
-in local variables, and a ``del`` after each value's last use (a variable's buffer then has
-no stale reader, and its update runs in place). Constants are globals of the generated code.
+of the generated code), so that running a graph costs one Python call per op and nothing
+else: no shape rules, no per-op dictionaries, values in local variables, and a ``del`` after
+each value's last use (a variable's buffer then has no stale reader, and its update runs in
+place). Constants are globals of the generated code.
 
 >>> import rillet as rl
 >>> f = rl.function(lambda x: rl.exp(rl.tanh(x)) * x, optimize=False)
