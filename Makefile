@@ -31,10 +31,11 @@ demo: venv
 test: venv
 	$(PY) -m pytest -n 2 tests rillet
 
-# Graph executor overhead (results and command lines in benchmarks/RESULTS.md).
+# Graph executor overhead (results and command lines in benchmarks/RESULTS.md), with NumPy's
+# BLAS on its own kernel choice for the CPU, as the other benchmarks run it.
 .PHONY: bench-graph
 bench-graph: venv
-	$(PY) benchmarks/graph_overhead.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/graph_overhead.py
 
 # The peers live in their own environment, .venv-bench, made on first use (a new peer list
 # gets a new stamp, so an older .venv-bench is topped up once).
