@@ -1,6 +1,6 @@
-"""Recurrent layers with the arguments and defaults of Keras 3: the cells SimpleRNNCell,
-LSTMCell and GRUCell, StackedRNNCells, the generic ``RNN(cell)`` loop, and SimpleRNN, LSTM
-and GRU, which run the whole sequence in one fused kernel (``rillet.ops.rnn``).
+"""Recurrent layers with the arguments and defaults of Keras 3: the generic ``RNN(cell)`` loop
+over the cells of ``rnn_cells.py``, and SimpleRNN, LSTM and GRU, which run the whole sequence
+in one fused kernel (``rillet.ops.rnn``).
 
 >>> import rillet as rl
 >>> import rillet.layers
