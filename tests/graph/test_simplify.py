@@ -205,3 +205,17 @@ def test_stateful_nodes_survive_and_keep_their_order():
     assert ops(simplified) == expected
     np.testing.assert_array_equal(run(simplified, rl.ones(2))[0], [2.0, 3.0])
     np.testing.assert_array_equal(v.numpy(), [2.0, 3.0])
+
+
+@pytest.mark.parametrize("fn", [lambda x: x[:, -3:], lambda x: x[0:2], lambda x: x[:, :]])
+def test_slices_that_keep_every_axis_are_removed(fn):
+    graph = check(fn, SPECIAL)
+    assert ops(graph) == []
+
+
+@pytest.mark.parametrize(
+    "fn", [lambda x: x[:, ::-1], lambda x: x[:, 1:], lambda x: x[0], lambda x: x[:, None]]
+)
+def test_slices_that_change_elements_or_shape_stay(fn):
+    graph = check(fn, SPECIAL)
+    assert ops(graph) != []

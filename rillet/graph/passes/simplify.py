@@ -31,6 +31,7 @@ from ... import _context
 from ...errors import RilletError
 from ...ops._registry import REGISTRY, Spec
 from ...ops._rules import normalize_axes
+from ...ops.indexing import Slice
 from ..ir import CONSTANT, Graph, Node, Value
 
 # ``ones_like``/``zeros_like``/``full_like`` of a known shape become constants up to this
@@ -311,6 +312,17 @@ def _splat_constant(node: Node, rw: _Rewriter) -> Value | None:
     return rw.constant(np.array(array, order="C", copy=True))
 
 
+def _getitem(node: Node, rw: _Rewriter) -> Value | None:
+    # Step-1 slices that keep every axis's length take the whole axis: x[:, -3:] of a
+    # (1, 3, 40) x is x itself (no copy).
+    x, out = node.inputs[0], node.outputs[0]
+    key = node.attrs["key"]
+    if not (_same_spec(x, out) and _known(out.shape)):
+        return None
+    slices = all(isinstance(k, Slice) and k.step in (None, 1) for k in key)
+    return x if slices else None
+
+
 def _nbytes(value: Value) -> int:
     return math.prod(value.shape) * value.dtype.itemsize
 
@@ -324,6 +336,7 @@ RULES = {
     "transpose": _transpose,
     "cast": _cast,
     "broadcast_to": _broadcast_to,
+    "getitem": _getitem,
     **{op: _reshape for op in RESHAPES},
     **{op: _reduction for op in REDUCTIONS},
     **{op: _splat_constant for op in ("ones_like", "zeros_like", "full_like")},
