@@ -53,6 +53,7 @@ class _CallContext(threading.local):
 
 _CALL = _CallContext()
 
+_AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
 _BASE_ARGS = ("trainable", "name", "dtype", "input_shape", "batch_input_shape", "input_dim")
 
 
@@ -109,10 +110,20 @@ class Layer:
         regularizer=None,
         constraint=None,
         name: str | None = None,
+        autocast: bool = True,
+        aggregation: str = "none",
     ) -> Variable:
-        """Create, track and return a weight (an ``rl.Variable``)."""
+        """Create, track and return a weight (an ``rl.Variable``). ``autocast`` and
+        ``aggregation`` (``"none"``, ``"mean"``, ``"sum"``, ``"only_first_replica"``) are
+        Keras's and are kept on the variable; rillet runs on one device and has no mixed
+        precision policies yet, so neither changes what a layer computes."""
         from .. import constraints, initializers, regularizers
 
+        if aggregation not in _AGGREGATIONS:
+            raise ArgumentError(
+                f"add_weight: received aggregation={aggregation!r}, expected one of "
+                f"{', '.join(map(repr, _AGGREGATIONS))}"
+            )
         shape = () if shape is None else tuple(int(s) for s in shape)
         dtype = self.dtype if dtype is None else _dtypes.as_dtype(dtype)
         if initializer is None:
@@ -123,8 +134,19 @@ class Layer:
         variable.path = f"{self.name}/{variable.name}"  # Keras: name "kernel", path "dense/kernel"
         variable.regularizer = regularizers.get(regularizer)
         variable.constraint = constraints.get(constraint)
+        variable.autocast, variable.aggregation = bool(autocast), aggregation
         self._tracked["trainable" if trainable else "untrainable"].append(variable)
         return variable
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in (Keras's ``compute_dtype``): its ``dtype``."""
+        return self.dtype.name
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype of the layer's weights (Keras's ``variable_dtype``): its ``dtype``."""
+        return self.dtype.name
 
     @property
     def layers(self) -> list:

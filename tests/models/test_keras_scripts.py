@@ -10,8 +10,8 @@ import lines changed (``import rillet as keras``).
    and ``keras.optimizers.schedules``, a custom layer, ``model.summary()`` and the model's
    ``get_config``/``from_config``, ``to_json`` and ``clone_model``.
 
-The Keras names the audit found missing from rillet are listed at the end as expected
-failures (``xfail``), each with the Keras behaviour and a reproducer.
+The Keras names the audit found missing from rillet are checked at the end, each with the
+Keras behaviour and a reproducer; none is left missing.
 """
 
 import re
@@ -410,8 +410,11 @@ def _whole_model_save_and_load():
 
 def _add_weight_keras_arguments():
     layer = rl.layers.Layer()
-    layer.add_weight(shape=(2,), initializer="zeros", autocast=False, aggregation="mean")
+    w = layer.add_weight(shape=(2,), initializer="zeros", autocast=False, aggregation="mean")
     assert layer.compute_dtype == "float32" and layer.variable_dtype == "float32"
+    assert w.aggregation == "mean" and w.autocast is False
+    with pytest.raises(rl.errors.ArgumentError, match="aggregation='max'"):
+        layer.add_weight(shape=(2,), aggregation="max")
 
 
 PRESENT = {
@@ -422,19 +425,10 @@ PRESENT = {
     "keras.ops.shape(x) returns the shape tuple": _ops_shape,
     "keras.random.randint(shape, minval, maxval, dtype='int32', seed=None)": _random_randint,
     "model.save('model.keras'); keras.models.load_model": _whole_model_save_and_load,
-}
-
-MISSING = {
     "add_weight(autocast=, aggregation=); layer.compute_dtype": _add_weight_keras_arguments,
 }
 
 
 @pytest.mark.parametrize("check", list(PRESENT.values()), ids=list(PRESENT))
 def test_keras_names_found_missing_by_the_audit_now_work(check):
-    check()
-
-
-@pytest.mark.xfail(reason="a Keras 3 name or behaviour rillet lacks (see the id)", strict=True)
-@pytest.mark.parametrize("check", list(MISSING.values()), ids=list(MISSING))
-def test_keras_names_rillet_still_lacks(check):
     check()
