@@ -356,3 +356,17 @@ def test_ops_called_as_numpy_ufuncs_equal_their_kernels(op):
     out = np.empty_like(expected)
     assert ufunc(*inputs, *constants, out=out) is out
     np.testing.assert_array_equal(out, expected)
+
+
+def test_sources_of_collected_programs_leave_linecache_at_a_safe_point():
+    import gc
+    import linecache
+
+    f = compiled(lambda x: rl.exp(x) + 1.0)
+    name = executor(f, rl.ones((2,)))._fast.filename
+    assert name in linecache.cache
+    del f
+    gc.collect()  # the finalizer only notes the name: checkcache may be iterating right now
+    linecache.checkcache()
+    compiled(lambda x: x * 3.0)(rl.ones((2,)))  # making a program drops the noted sources
+    assert name not in linecache.cache

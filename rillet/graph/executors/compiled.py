@@ -137,8 +137,9 @@ class _Program:
         self._code = self.fn.__code__
         # Tracebacks and debuggers show the generated lines.
         lines = self.source.splitlines(keepends=True)
+        _forget_stale_sources()
         linecache.cache[self.filename] = (len(self.source), None, lines, self.filename)
-        weakref.finalize(self, linecache.cache.pop, self.filename, None)
+        weakref.finalize(self, _STALE_SOURCES.append, self.filename)
 
     def run(self, feeds: list) -> list:
         try:
@@ -167,6 +168,17 @@ class _Program:
         local = tb.tb_frame.f_locals
         shapes = ", ".join(str(getattr(local.get(n), "shape", None)) for n in names)
         return node, shapes
+
+
+# Sources of collected programs, dropped from linecache when the next program is made: a
+# finalizer may run in the middle of linecache.checkcache's loop over the cache (a garbage
+# collection there), which then fails on the entry that vanished.
+_STALE_SOURCES: list[str] = []
+
+
+def _forget_stale_sources() -> None:
+    while _STALE_SOURCES:
+        linecache.cache.pop(_STALE_SOURCES.pop(), None)
 
 
 class _Names:
