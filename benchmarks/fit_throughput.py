@@ -33,22 +33,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from driver import machine, relative, run_worker, worker_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS = HERE / "peers"
 SCRIPTS = {"rillet": "keras_fit.py", "keras": "keras_fit.py", "torch": "torch_fit.py"}
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,53 +71,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def worker_env(args) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in THREAD_VARIABLES:
-        env[name] = str(args.threads)
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TensorFlow's start-up chatter goes to stderr anyway
-    if not args.keep_openblas_env:
-        for name in OPENBLAS_OVERRIDES:
-            env.pop(name, None)
-    return env
-
-
 def run_once(args, framework: str, workload: str, env) -> dict:
     python = args.rillet_python if framework == "rillet" else args.peer_python
     command = [python, str(PEERS / SCRIPTS[framework]), "--framework", framework]
     command += ["--workload", workload, "--epochs", str(args.epochs)]
     command += ["--threads", str(args.threads)]
-    before = _cpu_seconds()
-    try:
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=args.timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {args.timeout:.0f} s"}
-    after = _cpu_seconds()
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = done.stderr.strip().splitlines()[-3:]
-        return {"error": f"exit {done.returncode}: " + " | ".join(tail)}
-    result = json.loads(lines[-1])
-    wall = after[0] - before[0]
-    # CPU time the rest of the machine used while this run ran, in cores: another process
-    # taking a core from a 2-thread run stalls its every barrier, not just half its work.
-    result["foreign_cores"] = max(0.0, (after[1] - before[1]) - (after[2] - before[2])) / wall
-    return result
-
-
-def _cpu_seconds() -> tuple[float, float, float]:
-    """(wall clock, busy CPU seconds of the whole machine, CPU seconds of our children)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    mine = children.ru_utime + children.ru_stime
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return time.perf_counter(), mine, mine  # no /proc: every run counts as quiet
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
-    ticks = os.sysconf("SC_CLK_TCK")
-    return time.perf_counter(), (user + nice + system + irq + softirq + steal) / ticks, mine
+    return run_worker(command, env, args.timeout)
 
 
 def available(args, frameworks: list[str]) -> list[str]:
@@ -136,7 +91,7 @@ def available(args, frameworks: list[str]) -> list[str]:
 
 
 def run_all(args, workloads, frameworks) -> dict[tuple[str, str], list[dict]]:
-    env = worker_env(args)
+    env = worker_env(args.threads, args.keep_openblas_env)
     results = {(w, f): [] for w in workloads for f in frameworks}
     for round_ in range(1, args.rounds + 1):
         for workload in workloads:
@@ -149,7 +104,7 @@ def run_all(args, workloads, frameworks) -> dict[tuple[str, str], list[dict]]:
 
 def _brief(result: dict) -> str:
     if "error" in result:
-        return "FAILED: " + result["error"]
+        return "FAILED: " + result["error"].replace("\n", " | ")
     return (
         f"{_samples_per_s(result):8.0f} samples/s, first epoch {result['first_epoch_s']:.2f} s,"
         f" loss {result['final_loss']:.4f}, others used {result['foreign_cores']:.2f} cores"
@@ -212,45 +167,6 @@ def _best_peer_line(workload: str, stats: dict) -> str:
     return f"| {workload} | **rillet / best peer ({best})** | | | **{ratio:.2f}** | | | |"
 
 
-def machine(results) -> list[str]:
-    cpu = _cpu_model()
-    lines = [f"- CPU: {cpu}, {os.cpu_count()} logical cores; Linux {platform.release()}"]
-    seen = {}
-    for runs in results.values():
-        for r in runs:
-            if "error" not in r:
-                seen.setdefault(r["framework"], r)
-    for framework, r in seen.items():
-        versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
-        blas = "; ".join(
-            " ".join(filter(None, (b["internal_api"], b["version"], b["architecture"])))
-            + f" ({b['num_threads']} threads)"
-            for b in r["blas"]
-        )
-        lines.append(f"- {framework}: {versions}; threadpoolctl: {blas or 'n/a'}")
-    return lines
-
-
-def _relative(path: str) -> str:
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return path
-
-
-def _cpu_model() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    fields = dict(
-        line.split(":", 1) for line in info.splitlines() if ":" in line and line[0] != " "
-    )
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    family = f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}"
-    return f"{fields.get('model name', 'unknown CPU')} ({family})"
-
-
 def main() -> None:
     args = parse_args()
     workloads = args.workloads.split(",")
@@ -261,7 +177,7 @@ def main() -> None:
     if args.json:
         serial = {f"{w}/{f}": runs for (w, f), runs in results.items()}
         Path(args.json).write_text(json.dumps(serial, indent=1))
-    print(f"\nCommand: {shlex.join([_relative(sys.executable), *sys.argv])}")
+    print(f"\nCommand: {shlex.join([relative(sys.executable), *sys.argv])}")
     print(
         f"{args.rounds} rounds x {len(frameworks)} frameworks x {len(workloads)} workloads, "
         f"{args.epochs} timed epochs per run, {args.threads} intra-op thread(s) each; "

@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -48,13 +46,13 @@ WORKER = SUITE / "worker.py"
 RESULTS = SUITE.parent / "RESULTS.md"
 SECTION = "## Benchmark suite"
 sys.path.insert(0, str(SUITE))
+sys.path.insert(0, str(SUITE.parent))
 
 import spec  # noqa: E402
+from driver import machine, relative, run_worker, tail, worker_env  # noqa: E402
 
 FRAMEWORKS = ("rillet", "numpy", "torch", "onnxruntime", "tf", "jax")
 MAIN_ENV = ("rillet", "numpy")  # run with the main .venv's python
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # (timed steps, warm-up steps) per workload kind, unless --steps / --warmup say otherwise
 STEPS = {
     "train": (20, 3),
@@ -143,23 +141,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def worker_env(threads: int, keep_openblas_env: bool = False) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in THREAD_VARIABLES:
-        env[name] = str(threads)
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    if not keep_openblas_env:
-        for name in OPENBLAS_OVERRIDES:
-            env.pop(name, None)
-    return env
-
-
 def python_for(args, framework: str) -> str:
     return args.rillet_python if framework in MAIN_ENV else args.peer_python
-
-
-def _tail(text: str, lines: int = 6) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def offered(args, frameworks: list[str], env) -> tuple[dict[str, dict], dict[str, str]]:
@@ -177,7 +160,7 @@ def offered(args, frameworks: list[str], env) -> tuple[dict[str, dict], dict[str
             try:
                 variants[framework] = json.loads(done.stdout.strip().splitlines()[-1])["variants"]
             except (IndexError, ValueError, KeyError):
-                missing[framework] = f"--list failed (exit {done.returncode}):\n" + _tail(
+                missing[framework] = f"--list failed (exit {done.returncode}):\n" + tail(
                     done.stderr
                 )
     return variants, missing
@@ -199,38 +182,7 @@ def run_once(args, who: Contender, env) -> dict:
     command += ["--steps", str(args.steps or steps)]
     command += ["--warmup", str(warmup if args.warmup is None else args.warmup)]
     command += ["--threads", str(args.threads)]
-    before = _cpu_seconds()
-    try:
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=args.timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {args.timeout:.0f} s"}
-    except OSError as error:  # the interpreter went missing, say
-        return {"error": f"could not start {command[0]}: {error}"}
-    after = _cpu_seconds()
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        return {"error": f"exit {done.returncode}:\n{_tail(done.stderr)}"}
-    result = json.loads(lines[-1])
-    wall = after[0] - before[0]
-    # CPU time the rest of the machine used meanwhile, in cores: another process taking a
-    # core from a 2-thread run stalls its every barrier, not just half its work.
-    result["foreign_cores"] = max(0.0, (after[1] - before[1]) - (after[2] - before[2])) / wall
-    return result
-
-
-def _cpu_seconds() -> tuple[float, float, float]:
-    """(wall clock, busy CPU seconds of the whole machine, CPU seconds of our children)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    mine = children.ru_utime + children.ru_stime
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return time.perf_counter(), mine, mine  # no /proc: every run counts as quiet
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
-    ticks = os.sysconf("SC_CLK_TCK")
-    return time.perf_counter(), (user + nice + system + irq + softirq + steal) / ticks, mine
+    return run_worker(command, env, args.timeout)
 
 
 def run_all(args, everyone: list[Contender], env) -> dict[Contender, list[dict]]:
@@ -431,35 +383,6 @@ def latency_table(results, busy: tuple[float, int]) -> list[str]:
     return lines
 
 
-def machine(results) -> list[str]:
-    lines = [f"- CPU: {_cpu_model()}, {os.cpu_count()} logical cores; Linux {platform.release()}"]
-    seen: dict[str, dict] = {}
-    for runs in results.values():
-        for r in runs:
-            if "error" not in r:
-                seen.setdefault(r["framework"], r)
-    for framework, r in seen.items():
-        versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
-        blas = "; ".join(
-            " ".join(filter(None, (b.get("internal_api"), b.get("version"), b.get("architecture"))))
-            + f" ({b.get('num_threads')} threads)"
-            for b in r["blas"]
-        )
-        lines.append(f"- {framework}: {versions}; threadpoolctl: {blas or 'n/a'}")
-    return lines
-
-
-def _cpu_model() -> str:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    for line in info.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
 def failures(results, missing: dict[str, str]) -> list[str]:
     lines = [f"- {framework}: left out: {why}" for framework, why in missing.items()]
     for who, runs in results.items():
@@ -476,7 +399,7 @@ def command_line(argv: list[str] | None = None) -> str:
     if "--note" in argv:
         del argv[argv.index("--note") : argv.index("--note") + 2]
     argv = [a for a in argv if not a.startswith("--note=")]
-    return shlex.join([_relative(sys.executable), _relative(sys.argv[0]), *argv])
+    return shlex.join([relative(sys.executable), relative(sys.argv[0]), *argv])
 
 
 def report(args, results, workloads, missing, elapsed: float, command: str = "") -> str:
@@ -522,11 +445,6 @@ def write_section(path: Path, body: str, heading: str = SECTION) -> None:
     temporary = path.with_suffix(".md.tmp")
     temporary.write_text("\n".join(lines).rstrip("\n") + "\n")
     temporary.replace(path)
-
-
-def _relative(path: str) -> str:
-    relative = os.path.relpath(os.path.abspath(path))
-    return path if relative.startswith("..") else relative
 
 
 def save_results(path: Path, results, meta: dict) -> None:
@@ -576,7 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\n" + text)
     if not (args.no_write or args.quick or args.latency):
         write_section(RESULTS, text)
-        print(f"\nwrote the '{SECTION}' section of {_relative(str(RESULTS))}")
+        print(f"\nwrote the '{SECTION}' section of {relative(str(RESULTS))}")
     if any("error" in r for runs in results.values() for r in runs):
         sys.exit(1)
 
