@@ -51,6 +51,7 @@ from ...errors import ArgumentError, NumericsError, RilletError, ShapeError, att
 from ...ops._rules import fmt
 from ...ops.fused import specialize
 from ...tensor import Tensor
+from ...variable import _UPDATE_UFUNCS
 from ..ir import CONSTANT, PLACEHOLDER, Graph, Node, Value
 from ..passes.memory_plan import ALIGNMENT, MemoryPlan, kernel_traits, plan_memory
 from . import parallel
@@ -420,7 +421,7 @@ class _Lowering:
             f"{run}({fn}, {size}, {threads}, {', '.join(params)})"
             f"  # {len(nodes)} elementwise steps on {threads} threads"
         )
-        return lines + self._after_region(region, nodes, assigned, last_use)
+        return lines + self._after_region(region, inside, assigned, last_use)
 
     def _region_node(self, node: Node, assigned: dict) -> list[str]:
         inputs = [self._name(v) for v in node.inputs]
@@ -433,11 +434,10 @@ class _Lowering:
             if node.op == "read_variable":
                 return [line]
             assigned[id(variable)] = name
-            mode = node.attrs["mode"]
+            ufunc = _UPDATE_UFUNCS[node.attrs["mode"]]  # as Variable._write updates in place
             update = f"np.copyto({target}, {inputs[0]})"
-            if mode != "assign":
-                ufunc = "np.add" if mode == "add" else "np.subtract"
-                update = f"{ufunc}({target}, {inputs[0]}, out={target})"
+            if ufunc is not None:
+                update = f"np.{ufunc.__name__}({target}, {inputs[0]}, out={target})"
             return [line, update]
         value = node.outputs[0]
         flat = self._flat_view(self.plan.offset_of(value), value)
@@ -445,8 +445,9 @@ class _Lowering:
         args = ", ".join(["np", *inputs, *self._attrs(node), f"out={flat}[_lo:_hi]"])
         return [f"{self._define(value)} = {kernel}({args})"]
 
-    def _after_region(self, region, nodes, assigned: dict, last_use: dict) -> list[str]:
+    def _after_region(self, region, inside: set, assigned: dict, last_use: dict) -> list[str]:
         """Define the region's values read later (whole arrays), forget those read last."""
+        nodes = self.graph.nodes[region.start : region.stop]
         lines, outputs = [], {id(v) for v in self.graph.outputs}
         later = {id(v) for n in self.graph.nodes[region.stop :] for v in n.inputs if v}
         for node in nodes:
@@ -458,7 +459,6 @@ class _Lowering:
                 else:
                     whole = self._view(self.plan.offset_of(value), value)
                 lines.append(f"{self._name(value)} = {whole}")
-        inside = {id(v) for n in nodes if n.op != CONSTANT for v in n.outputs}
         dead = [
             self._name(v)
             for i in range(region.start, region.stop)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...ops.fused import ELEMENTWISE
+from ...variable import _UPDATE_UFUNCS
 from ..ir import CONSTANT, PLACEHOLDER, Graph, Node, Value
 from ..passes.memory_plan import MemoryPlan, kernel_traits, nbytes
 
@@ -33,8 +34,6 @@ from ..passes.memory_plan import MemoryPlan, kernel_traits, nbytes
 MIN_ELEMENTS = 1 << 15
 MIN_WORK = 1 << 20
 _ALIGN = 16
-
-_UPDATES = {"add": "np.add", "sub": "np.subtract"}
 
 
 @dataclass
@@ -78,7 +77,7 @@ def _region_shape(node: Node, plan: MemoryPlan) -> tuple | None:
     if node.op == "assign_variable":
         value, variable = node.inputs[0], node.attrs["variable"]
         ok = value.dtype == variable.dtype and tuple(value.shape) == tuple(variable.shape)
-        return tuple(value.shape) if ok and node.attrs["mode"] in (*_UPDATES, "assign") else None
+        return tuple(value.shape) if ok and node.attrs["mode"] in _UPDATE_UFUNCS else None
     if node.op not in ELEMENTWISE or len(node.outputs) != 1:
         return None
     shape = tuple(node.outputs[0].shape)
