@@ -17,6 +17,10 @@ and wrapped in ``rl.function``, against the same step written by hand in NumPy (
 of the last two frames, the convolution as one product, the GRU cell, the dense layer) on the
 same weights; their outputs are compared on every timed frame.
 
+(c) ``layer``: eager forward and backward of ``LSTM(128)`` (the fused sequence kernels)
+against ``RNN(LSTMCell(128))`` (the cell called step by step, a loop of rillet ops) on the
+same weights and the batch of (a); the gradients are compared.
+
 Every contender runs in turn within each round (A B A B ...), so load on the machine hits them
 alike; the table gives each one's median per call and the ratio rillet / peer of the medians.
 ``--clock cpu`` times the process's CPU time (use it with one thread on a busy machine).
@@ -192,6 +196,28 @@ def kws_benchmark(rounds: int, calls: int, clock) -> dict:
     return {"us": {k: v * 1e6 for k, v in times.items()}, "max_diff": worst}
 
 
+# -- (c) fused LSTM layer against the loop of ops ------------------------------------------------
+
+
+def layer_benchmark(rounds: int, clock) -> dict:
+    x = rl.asarray(lstm_data()[0])
+    fused = rl.layers.LSTM(UNITS)
+    loop = rl.layers.RNN(rl.layers.LSTMCell(UNITS))
+    fused(x)
+    loop(x)
+    loop.set_weights(fused.get_weights())
+
+    def gradients(layer):
+        with rl.GradientTape() as tape:
+            loss = rl.sum(layer(x))
+        return [g.numpy() for g in tape.gradient(loss, layer.trainable_weights)]
+
+    worst = max(float(np.abs(a - b).max()) for a, b in zip(gradients(fused), gradients(loop)))
+    contenders = {"fused": lambda: gradients(fused), "loop of ops": lambda: gradients(loop)}
+    times = interleaved(contenders, rounds, calls=1, clock=clock)
+    return {"ms": {k: v * 1e3 for k, v in times.items()}, "max_diff": worst}
+
+
 # -- report ---------------------------------------------------------------------------------------
 
 
@@ -200,7 +226,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few rounds: a smoke test")
     parser.add_argument("--clock", choices=CLOCKS, default="wall", help="what to time")
     parser.add_argument("--threads", type=int, default=2, help="BLAS and PyTorch threads")
-    parser.add_argument("--only", choices=("lstm", "kws"), help="run one workload")
+    parser.add_argument("--only", choices=("lstm", "kws", "layer"), help="run one workload")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     threadpoolctl.threadpool_limits(args.threads)
@@ -230,7 +256,18 @@ def main() -> None:
             print(f"| {name} | {t:.1f} |")
         print(
             f"ratio rillet / numpy by hand: {us['rillet'] / us['numpy by hand']:.2f}; "
-            f"largest output difference {result['max_diff']:.1e}"
+            f"largest output difference {result['max_diff']:.1e}\n"
+        )
+    if args.only in (None, "layer"):
+        result = layer_benchmark(3 if args.quick else 21, clock)
+        ms = result["ms"]
+        print(f"(c) eager LSTM({UNITS}) forward + backward, batch {BATCH} x {STEPS} x {FEATURES}")
+        print("| contender | median ms |\n|---|---|")
+        for name, t in ms.items():
+            print(f"| {name} | {t:.2f} |")
+        print(
+            f"ratio loop / fused: {ms['loop of ops'] / ms['fused']:.2f}; "
+            f"largest gradient difference {result['max_diff']:.1e}"
         )
 
 

@@ -46,7 +46,8 @@ AVX2 kernels, about 100 GFLOP/s): the forward kernel takes 4.3 ms, of which its 
 AVX-512 GEMMs: 2.3 ms and 6.0 ms). Against the same LSTM as a Python loop of ops
 (``RNN(LSTMCell)``), forward and backward under a GradientTape: eager 13.3 ms against
 39.4 ms (3x), compiled with ``rl.function`` 11.0 ms against 13.8 ms.
-``benchmarks/rnn_step.py`` times the whole training step against PyTorch's.
+``benchmarks/rnn_step.py`` times the whole training step against PyTorch's, and (``--only
+layer``) the eager fused layer against the loop of ops.
 """
 
 from __future__ import annotations
