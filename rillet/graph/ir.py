@@ -66,6 +66,13 @@ class Node:
         """Reads or writes state: never pruned, merged, folded or reordered."""
         return self.op not in SPECIAL and self.opdef.stateful
 
+    @property
+    def written_variables(self) -> list:
+        """The variables this node updates (``assign_variable``, fused optimizer updates)."""
+        if self.op in SPECIAL:
+            return []
+        return [self.attrs[name] for name in self.opdef.writes]
+
     def __repr__(self) -> str:
         return f"<Node {self.name} = {self.op}>"
 
@@ -110,6 +117,8 @@ class Graph:
         for node in self.nodes:
             variable = node.attrs.get("variable")
             if variable is not None and node.stateful:
+                seen.setdefault(id(variable), variable)
+            for variable in node.written_variables:
                 seen.setdefault(id(variable), variable)
         return list(seen.values())
 

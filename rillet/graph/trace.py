@@ -106,6 +106,8 @@ class Tracer:
         spec = op.rule(*values, **attrs)
         specs = [spec] if type(spec) is Spec else list(spec)
         node = self.graph.add_node(op.name, values, attrs, specs)
+        for name in op.writes:  # later reads see the updated variables
+            self.forget_variable(attrs[name])
         wrapped = [TracedTensor(v, self) for v in node.outputs]
         outputs = wrapped[0] if type(spec) is Spec else type(spec)(wrapped)
         if _tape.STATE.tapes:

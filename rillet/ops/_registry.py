@@ -64,9 +64,11 @@ class OpDef:
         promote: bool | tuple[int, ...] = False,
         low_precision: str = "float32",
         stateful: bool = False,
+        writes: tuple[str, ...] = (),
     ):
         self.name = name or kernel.__name__
-        self.stateful = stateful
+        self.stateful = stateful or bool(writes)
+        self.writes = tuple(writes)
         self.kernel = kernel
         self.rule = rule
         self.vjp: Callable | None = None
@@ -181,6 +183,7 @@ def defop(
     promote: bool | tuple[int, ...] = False,
     low_precision: str = "float32",
     stateful: bool = False,
+    writes: tuple[str, ...] = (),
 ) -> Callable[[Callable], OpDef]:
     """Declare an op: decorate its kernel. See the module docstring.
 
@@ -188,7 +191,9 @@ def defop(
     with Python scalars weakly typed. ``low_precision``: ``"float32"`` runs the kernel in
     float32 when an input or output is float16/bfloat16 and casts back; ``"native"`` runs
     it as it is (for pure data movement). ``stateful``: the op reads or writes state, so
-    graph passes never remove, merge, fold or reorder it.
+    graph passes never remove, merge, fold or reorder it. ``writes``: the names of the
+    attributes holding the variables the kernel updates in place (implies ``stateful``);
+    while tracing, later reads of those variables see the new values.
     """
 
     def register(kernel: Callable) -> OpDef:
@@ -201,6 +206,7 @@ def defop(
             promote=promote,
             low_precision=low_precision,
             stateful=stateful,
+            writes=writes,
         )
         if op.name in REGISTRY:
             raise ValueError(f"op {op.name!r} is registered twice")

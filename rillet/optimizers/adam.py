@@ -13,6 +13,8 @@ from ..errors import ArgumentError
 from ..variable import Variable
 from .optimizer import Optimizer, cast_to, check_number
 
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 def _step(optimizer: Optimizer, dtype, ahead: int = 1):
     """``iterations + ahead`` as a floating tensor (the 1-based step being applied)."""
@@ -82,6 +84,14 @@ class Adam(_AdamBase):
         alpha = lr * ops.sqrt(1.0 - ops.power(self.beta_2, t)) / (1.0 - ops.power(self.beta_1, t))
         m = self._slot(self._momentums, variable)
         v = self._slot(self._velocities, variable)
+        if self._fusable(gradient, variable, m, v):
+            # One op updating the weights and both moments in place (one pass over memory
+            # where compiled loops are on): the same operations, the same bits.
+            ops.state.apply_adam(
+                gradient, alpha, variable=variable, momentum=m, velocity=v,
+                beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            )  # fmt: skip
+            return
         m.assign_add((gradient - m) * (1.0 - self.beta_1))
         v.assign_add((ops.square(gradient) - v) * (1.0 - self.beta_2))
         if self.amsgrad:
@@ -89,6 +99,15 @@ class Adam(_AdamBase):
             v_hat.assign(ops.maximum(v_hat, v))
             v = v_hat
         variable.assign_sub((m * alpha) / (ops.sqrt(v) + self.epsilon))
+
+    def _fusable(self, gradient, variable, m, v) -> bool:
+        """Whether the fused update applies: plain Adam on float32/float64 rl.Variables
+        (subclasses such as AdamW keep the op-by-op update only when they change it)."""
+        if self.amsgrad or type(self).update_step is not Adam.update_step:
+            return False
+        if not all(type(x) is Variable for x in (variable, m, v)):
+            return False
+        return variable.dtype in _FUSED_DTYPES and gradient.dtype == variable.dtype
 
     def get_config(self) -> dict:
         return {**super().get_config(), "amsgrad": self.amsgrad}

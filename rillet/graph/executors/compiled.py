@@ -312,6 +312,10 @@ class _Lowering:
     def _call(self, node: Node, inputs: list[str]) -> str:
         if node.op in ("read_variable", "assign_variable"):
             return self._state_call(node, inputs)
+        if node.opdef.writes:  # a fused update: its kernel writes the variables itself
+            kernel = self._global(("kernel", node.op), node.op, node.opdef.kernel)
+            attrs = self._global(("attrs", id(node)), f"{node.name}_attrs", node.attrs)
+            return f"{kernel}(np, {', '.join(inputs)}, **{attrs})"
         if node.op in _RESHAPES and self._out(node) is None and _static(node):
             return f"{inputs[0]}.reshape({node.outputs[0].shape!r})"  # a view: no kernel call
         if not self._fast(node):

@@ -101,8 +101,8 @@ def _assignment_positions(graph: Graph) -> dict[int, list[int]]:
     """For each variable (by ``id``), the positions of the nodes that assign it."""
     found: dict[int, list[int]] = {}
     for i, node in enumerate(graph.nodes):
-        if node.op == "assign_variable":
-            found.setdefault(id(node.attrs["variable"]), []).append(i)
+        for variable in node.written_variables:
+            found.setdefault(id(variable), []).append(i)
     return found
 
 

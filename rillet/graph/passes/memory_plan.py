@@ -374,8 +374,9 @@ def _alias_extents(graph: Graph, spans: dict, candidates: set, traits) -> tuple[
     return planned, busy_until
 
 
-# State ops copy values into variables and return the variable's own buffer.
-_COPYING_STATE_OPS = frozenset({"read_variable", "assign_variable"})
+def _returns_state(node: Node) -> bool:
+    """Variable reads and updates return the variable's own buffer, no input's memory."""
+    return node.op == "read_variable" or bool(node.opdef.writes)
 
 
 def view_sources(node: Node, traits=kernel_traits, candidates=None) -> list[Value]:
@@ -383,7 +384,7 @@ def view_sources(node: Node, traits=kernel_traits, candidates=None) -> list[Valu
     into an ``out=`` array (``candidates``: ids of such outputs), for placeholders,
     constants and variable reads and writes; the measured views of a probed kernel; else
     every input."""
-    if node.op in SPECIAL or node.op in _COPYING_STATE_OPS:
+    if node.op in SPECIAL or _returns_state(node):
         return []
     if candidates is not None and len(node.outputs) == 1 and id(node.outputs[0]) in candidates:
         return []

@@ -131,8 +131,8 @@ class _State:
         for i, node in enumerate(graph.nodes):
             for v in {id(v) for v in node.inputs if v is not None}:
                 self.readers.setdefault(v, []).append(i)
-            if node.op == "assign_variable":
-                self.assignments.setdefault(id(node.attrs["variable"]), []).append(i)
+            for variable in node.written_variables:
+                self.assignments.setdefault(id(variable), []).append(i)
         self.live = self._profile()
 
     def _profile(self) -> list[int]:

@@ -1,0 +1,86 @@
+"""Compiled loops for the few kernels NumPy cannot fuse: Numba, compiled on first use.
+
+A kernel written as a plain loop over arrays (``@loop_kernel``) is compiled by Numba the first
+time it is asked for and cached on disk (``cache=True``), so a later process loads it in
+milliseconds. ``error_model="numpy"`` lets divisions vectorize (a division by zero gives
+inf/nan as in NumPy instead of raising); there is no ``fastmath``, so results are IEEE exact
+and match the NumPy kernels they replace operation for operation.
+
+Callers keep a NumPy path: ``kernel.compiled`` is ``None`` when Numba is missing or when the
+environment variable ``RILLET_DISABLE_JIT`` is set (to compare the two paths, or to avoid
+the compile cost and the ~110 MB that LLVM adds to a process). Numba is imported only when a
+kernel is first asked for, so ``import rillet`` does not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+__all__: list[str] = []
+
+_LOCK = threading.Lock()
+
+
+def enabled() -> bool:
+    """Whether compiled loops are used: Numba imports and ``RILLET_DISABLE_JIT`` is unset."""
+    return _numba() is not None
+
+
+_NUMBA: list = []  # [module or None], filled on first use
+
+
+def _numba():
+    if not _NUMBA:
+        with _LOCK:
+            if not _NUMBA:
+                _NUMBA.append(_import_numba())
+    return _NUMBA[0]
+
+
+def _import_numba():
+    if os.environ.get("RILLET_DISABLE_JIT", "").strip() not in ("", "0"):
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+class LoopKernel:
+    """A Python loop function and, once asked for, its Numba-compiled version."""
+
+    def __init__(self, py_func):
+        self.py_func = py_func
+        self.__name__ = py_func.__name__
+        self.__doc__ = py_func.__doc__
+        self._compiled = None
+
+    @property
+    def compiled(self):
+        """The compiled function, or None where compiled loops are off (see the module)."""
+        if self._compiled is None:
+            numba = _numba()
+            if numba is None:
+                return None
+            with _LOCK:
+                if self._compiled is None:
+                    self._compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(
+                        self.py_func
+                    )
+        return self._compiled
+
+    def __call__(self, *args):
+        """Run compiled when possible, else as the plain Python loop (slow: for tests)."""
+        run = self.compiled
+        return (run or self.py_func)(*args)
+
+    def __repr__(self) -> str:
+        return f"<loop kernel {self.__name__}>"
+
+
+def loop_kernel(py_func) -> LoopKernel:
+    """Decorator: ``py_func`` (loops over NumPy arrays, Numba's subset of Python) becomes a
+    :class:`LoopKernel`."""
+    return LoopKernel(py_func)
