@@ -143,6 +143,17 @@ def _key_of(structure):
 _LEAVES = (Tensor, np.ndarray)
 
 
+def _tensors_key(args: tuple) -> tuple | None:
+    """The shapes and dtypes of ``args`` when each is a plain tensor, else None."""
+    key = []
+    for a in args:
+        if type(a) is not Tensor:
+            return None
+        value = a._value
+        key.append((value.shape, value.dtype))
+    return tuple(key)
+
+
 def _leaf_spec(leaf) -> tuple:
     array = leaf._value if isinstance(leaf, Tensor) else leaf
     dtype = array.dtype
@@ -217,6 +228,26 @@ class ConcreteFunction:
         results = self.executor(*leaves)
         return rebuild(self.graph.output_structure, iter(results))
 
+    def tensor_runner(self):
+        """A faster call for plain tensors whose shapes and dtypes are exactly those traced
+        (the caller checked): no input conversion, outputs rebuilt without a walk when
+        they are one tensor or a flat list or tuple of tensors. None where not compiled."""
+        from .executors.compiled import CompiledExecutor
+
+        if not isinstance(self.executor, CompiledExecutor):
+            return None
+        run_arrays = self.executor.run_arrays
+        structure = self.graph.output_structure
+        wrap = Tensor._wrap
+        if structure == ("T",):
+            return lambda args: wrap(run_arrays([a._value for a in args])[0])
+        if structure[0] in "LU" and all(s == ("T",) for s in structure[1]):
+            kind = list if structure[0] == "L" else tuple
+            return lambda args: kind([wrap(r) for r in run_arrays([a._value for a in args])])
+        return lambda args: rebuild(
+            structure, iter([wrap(r) for r in run_arrays([a._value for a in args])])
+        )
+
 
 class Function:
     """A Python function that runs as a traced graph. See the module docstring."""
@@ -238,13 +269,23 @@ class Function:
         self._optimize = optimize
         self._executor = executor
         self._cache: dict = {}
+        self._runners: dict = {}  # (shape, dtype) per tensor argument -> ConcreteFunction call
         self._tracing_count = 0
         self._warned = False
 
     def __call__(self, *args, **kwargs):
         if _config.functions_run_eagerly() or _context.STATE.tracer is not None:
             return self._fn(*args, **kwargs)  # eager debugging, or inlined into an outer trace
+        if not kwargs:
+            key = _tensors_key(args)
+            runner = self._runners.get(key) if key is not None else None
+            if runner is not None:
+                return runner(args)
         concrete, leaves = self._concrete(args, kwargs)
+        if not kwargs and key is not None and self._signature is None:
+            runner = concrete.tensor_runner()
+            if runner is not None:
+                self._runners[key] = runner
         return concrete(leaves)
 
     def __get__(self, instance, owner=None):

@@ -511,3 +511,57 @@ def test_training_step_updates_variables_like_eager():
     np.testing.assert_allclose(graph_v.numpy(), eager_v.numpy(), rtol=1e-6)
     counts = traced.get_graph(x).op_counts()
     assert counts["assign_variable"] == 1 and counts["read_variable"] == 1
+
+
+# --- the fast call for plain tensors ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x * 2.0,
+        lambda x: [x + 1.0, x - 1.0],
+        lambda x: (x, rl.sum(x)),
+        lambda x: {"double": x * 2.0, "pair": (x, x + 3.0)},
+    ],
+)
+def test_repeated_tensor_calls_give_the_first_calls_structure_and_values(make):
+    f = rl.function(make)
+    x = rl.asarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    expected = make(x)
+    _same_structure_and_values(f(x), expected)
+    _same_structure_and_values(f(x), expected)  # the cached runner
+
+
+def _same_structure_and_values(got, expected):
+    assert type(got) is type(expected)
+    if isinstance(got, dict):
+        assert got.keys() == expected.keys()
+        for key in got:
+            _same_structure_and_values(got[key], expected[key])
+    elif isinstance(got, (list, tuple)):
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected):
+            _same_structure_and_values(a, b)
+    else:
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+def test_the_fast_call_retraces_for_a_new_shape_or_dtype_and_keeps_inputs_unchanged():
+    f = rl.function(lambda x: x + 1)
+    a = rl.ones((2,), dtype="float32")
+    f(a)
+    f(a)
+    assert f.experimental_get_tracing_count() == 1
+    assert f(rl.ones((3,), dtype="float32")).shape == (3,)
+    assert f(rl.ones((2,), dtype="int32")).dtype == np.int32
+    assert f.experimental_get_tracing_count() == 3
+    np.testing.assert_array_equal(a.numpy(), np.ones(2))
+
+
+def test_compiled_calls_neither_warn_nor_change_numpys_error_state():
+    f = rl.function(lambda x: rl.log(x))
+    before = np.geterr()
+    for _ in range(2):  # warnings are errors in this suite
+        assert np.isneginf(f(rl.zeros((2,))).numpy()).all()
+    assert np.geterr() == before

@@ -143,9 +143,9 @@ class _Program:
         weakref.finalize(self, _STALE_SOURCES.append, self.filename)
 
     def run(self, feeds: list) -> list:
+        quiet = _quiet()  # NaN and Inf are IEEE results, not warnings
         try:
-            with np.errstate(all="ignore"):  # NaN and Inf are IEEE results, not warnings
-                return self.fn(*feeds)
+            return self.fn(*feeds)
         except RilletError as error:
             node = self._failed_node(error.__traceback__)[0]
             attach_context(error, None if node is None else node.op)
@@ -158,6 +158,8 @@ class _Program:
                 f"graph node {node.name} cannot compute on inputs of shapes {shapes}: {exc}",
                 op=node.op,
             ) from exc
+        finally:
+            _loud(quiet)
 
     def _failed_node(self, tb) -> tuple[Node | None, str]:
         """The node whose line raised, and the shapes of its inputs at that moment."""
@@ -169,6 +171,29 @@ class _Program:
         local = tb.tb_frame.f_locals
         shapes = ", ".join(str(getattr(local.get(n), "shape", None)) for n in names)
         return node, shapes
+
+
+try:  # NumPy 2's error state is a context variable: set it directly (0.15 us, errstate 0.8)
+    from numpy._core.umath import _extobj_contextvar, _make_extobj
+
+    _IGNORE_ALL = _make_extobj(all="ignore")
+
+    def _quiet():
+        """Ignore floating-point errors until ``_loud(token)``."""
+        return _extobj_contextvar.set(_IGNORE_ALL)
+
+    def _loud(token) -> None:
+        _extobj_contextvar.reset(token)
+
+except ImportError:  # another NumPy: its public context manager
+
+    def _quiet():
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    def _loud(state) -> None:
+        state.__exit__(None, None, None)
 
 
 # Sources of collected programs, dropped from linecache when the next program is made: a
