@@ -9,12 +9,14 @@ and match the NumPy kernels they replace operation for operation.
 Callers keep a NumPy path: ``kernel.compiled`` is ``None`` when Numba is missing or when the
 environment variable ``RILLET_DISABLE_JIT`` is set (to compare the two paths, or to avoid
 the compile cost and the ~110 MB that LLVM adds to a process). Numba is imported only when a
-kernel is first asked for, so ``import rillet`` does not pay for it.
+kernel is first asked for, so ``import rillet`` does not pay for it. Loops must not call
+``np.dot`` or other BLAS routines: Numba would call SciPy's BLAS, a second thread pool.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 __all__: list[str] = []
@@ -45,7 +47,22 @@ def _import_numba():
         import numba
     except ImportError:
         return None
+    _without_scipy_blas()
     return numba
+
+
+def _without_scipy_blas() -> None:
+    """Keep Numba from loading SciPy's BLAS (a second OpenBLAS, with its own threads, beside
+    NumPy's) when it first compiles: loops here never call BLAS from compiled code."""
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:
+        return
+    sys.modules[name] = None  # makes "import scipy.linalg.cython_blas" fail: no BLAS
+    try:
+        import numba.np.arraymath  # noqa: F401  (decides here whether BLAS is there)
+    finally:
+        if sys.modules.get(name, 0) is None:
+            del sys.modules[name]
 
 
 class LoopKernel:
@@ -66,9 +83,7 @@ class LoopKernel:
                 return None
             with _LOCK:
                 if self._compiled is None:
-                    self._compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(
-                        self.py_func
-                    )
+                    self._compiled = _njit(numba, self.py_func)
         return self._compiled
 
     def __call__(self, *args):
@@ -78,6 +93,13 @@ class LoopKernel:
 
     def __repr__(self) -> str:
         return f"<loop kernel {self.__name__}>"
+
+
+def _njit(numba, py_func):
+    try:
+        return numba.njit(cache=True, nogil=True, error_model="numpy")(py_func)
+    except RuntimeError:  # no file to cache beside (a function made by exec): compile only
+        return numba.njit(nogil=True, error_model="numpy")(py_func)
 
 
 def loop_kernel(py_func) -> LoopKernel:
