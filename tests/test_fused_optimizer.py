@@ -180,3 +180,14 @@ def test_infinite_gradients_propagate_without_warnings_or_double_updates(jit, mo
     got = w.numpy()
     assert np.isnan(got[:3]).all()  # inf / inf and nan: NaN, as the op-by-op update gives
     np.testing.assert_allclose(got[3], -0.1, rtol=1e-5)  # applied once
+
+
+def test_a_transposed_gradient_gives_the_same_update_as_a_contiguous_one():
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal((6, 4)).astype(np.float32)
+    results = []
+    for gradient in (rl.asarray(g), rl.asarray(np.ascontiguousarray(g.T)).T):
+        w = rl.Variable(np.ones((6, 4), np.float32))
+        optimizers.Adam(0.1).apply([gradient], [w])
+        results.append(w.numpy())
+    np.testing.assert_array_equal(*results)

@@ -127,12 +127,13 @@ class ArrayBatches:
         self.num_batches = batches if steps is None else int(steps)
 
     def epoch(self):
-        order = np.arange(self.num_samples)
-        if self.shuffle:
-            order = np.random.permutation(self.num_samples)
+        order = np.random.permutation(self.num_samples) if self.shuffle else None
         for step in range(self.num_batches):
             start = (step * self.batch_size) % self.num_samples
-            index = order[start : start + self.batch_size]
+            # In order, a batch is a slice: a view of the arrays, not a copy.
+            index = slice(start, start + self.batch_size) if order is None else (
+                order[start : start + self.batch_size]
+            )  # fmt: skip
             x, y, sw = map_structure(lambda a, i=index: None if a is None else a[i], self.data)
             yield batch_to_tensors(pack_x_y_sample_weight(x, y, sw))
 

@@ -90,7 +90,9 @@ def apply_adam(
     dtype = arrays[0].dtype
     scalars = [dtype.type(s) for s in (1.0 - beta_1, 1.0 - beta_2, epsilon)]
     loop = _adam_loop.compiled
-    if loop is not None and gradient.flags.c_contiguous:
+    if loop is not None:
+        if not gradient.flags.c_contiguous:  # a transposed view, say: one copy, still one pass
+            gradient = np.ascontiguousarray(gradient)
         loop(arrays[0], gradient, arrays[1], arrays[2], dtype.type(alpha), *scalars)
     else:
         # Never warn halfway through (warnings may be errors): the update must not stop or
