@@ -264,6 +264,8 @@ def _sparse_xent_rule(labels, logits):
 
 def _check_labels(xp, labels, classes: int) -> None:
     """Class indices must lie in ``[0, classes)``; name the first one that does not."""
+    if labels.size == 0 or (labels.min() >= 0 and labels.max() < classes):
+        return
     bad = (labels < 0) | (labels >= classes)
     if bad.any():
         index = tuple(int(i) for i in xp.argwhere(bad)[0])
@@ -284,10 +286,22 @@ def sparse_softmax_cross_entropy_with_logits(xp, labels, logits, *, out=None):
     [0.6931]
     """
     _check_labels(xp, labels, logits.shape[-1])
+    if _along_last(logits, -1):  # short rows: the row-wise fast paths
+        shifted = xp.subtract(logits, xp.fmax.reduce(logits, axis=-1, keepdims=True))
+        picked = _picked(xp, shifted, labels)
+        log_total = xp.log(_row_sums(xp, xp.exp(shifted))[..., 0])
+        return xp.subtract(log_total, picked, out=out)
     shifted = _shifted(xp, logits, -1)
     log_total = xp.log(xp.exp(shifted).sum(axis=-1))
     picked = xp.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
     return xp.subtract(log_total, picked, out=out)
+
+
+def _picked(xp, x, labels):
+    """``x[..., label]`` for each row: one gather from the flat rows."""
+    classes = x.shape[-1]
+    flat = xp.ascontiguousarray(x).reshape(-1)
+    return flat[xp.arange(0, flat.size, classes).reshape(labels.shape) + labels]
 
 
 @sparse_softmax_cross_entropy_with_logits.defvjp
@@ -306,8 +320,12 @@ def _sparse_xent_grad_rule(g, labels, logits):
 def sparse_softmax_cross_entropy_with_logits_grad(xp, g, labels, logits, *, out=None):
     """The logits gradient of the sparse cross-entropy: ``g * (softmax(logits) - onehot)``."""
     p = _softmax(xp, logits, -1, out)
-    index = labels[..., None]
-    xp.put_along_axis(p, index, xp.take_along_axis(p, index, axis=-1) - 1, axis=-1)
+    if p.flags.c_contiguous and p.size:
+        flat = p.reshape(-1)
+        flat[xp.arange(0, flat.size, p.shape[-1]).reshape(labels.shape) + labels] -= 1
+    else:
+        index = labels[..., None]
+        xp.put_along_axis(p, index, xp.take_along_axis(p, index, axis=-1) - 1, axis=-1)
     p *= g[..., None]
     return p
 
