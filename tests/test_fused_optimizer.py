@@ -28,19 +28,32 @@ def _gradients(dtype, steps=4):
              enumerate(SHAPES)] for _ in range(steps)]  # fmt: skip
 
 
-def _op_by_op(**kwargs):
-    """An Adam that never takes the fused path: the reference."""
-    optimizer = optimizers.Adam(**kwargs)
+MAKERS = {
+    "adam": lambda: optimizers.Adam(0.01),
+    "adamw": lambda: optimizers.AdamW(0.01, weight_decay=0.1),
+    "sgd_momentum": lambda: optimizers.SGD(0.01, momentum=0.9),
+    "sgd_nesterov": lambda: optimizers.SGD(0.01, momentum=0.8, nesterov=True),
+    "rmsprop": lambda: optimizers.RMSprop(0.01),
+}
+
+
+def _op_by_op(make):
+    """The same optimizer, never taking a fused path: the reference."""
+    optimizer = make()
     optimizer._fusable = lambda *args: False
     return optimizer
 
 
+def _slots(optimizer) -> list:
+    return [v for v in optimizer.variables if v.shape != ()]  # the per-variable slots
+
+
+@pytest.mark.parametrize("name", MAKERS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("traced", [False, True])
-def test_fused_adam_gives_the_op_by_op_bits(dtype, traced):
-    fused, reference = optimizers.Adam(0.01), _op_by_op(learning_rate=0.01)
+def test_fused_updates_give_the_op_by_op_bits(name, dtype, traced):
     results = []
-    for optimizer in (fused, reference):
+    for optimizer in (MAKERS[name](), _op_by_op(MAKERS[name])):
         variables = _variables(dtype)
 
         def step(grads, optimizer=optimizer, variables=variables):
@@ -49,10 +62,25 @@ def test_fused_adam_gives_the_op_by_op_bits(dtype, traced):
         run = rl.function(step) if traced else step
         for grads in _gradients(dtype):
             run(grads)
-        slots = [s.numpy() for s in optimizer._momentums + optimizer._velocities]
-        results.append(([v.numpy() for v in variables], slots))
-    for got, expected in zip(*(sum(r, []) for r in results)):
+        results.append([v.numpy() for v in variables + _slots(optimizer)])
+    fused, reference = results
+    assert len(fused) == len(reference) > len(SHAPES)
+    for got, expected in zip(fused, reference):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", MAKERS)
+def test_fused_updates_run_as_one_op_per_variable(name):
+    optimizer = MAKERS[name]()
+    variables = _variables(np.float32)
+    optimizer.build(variables)
+    graph = rl.function(lambda grads: optimizer.apply(grads, variables)).get_graph(
+        _gradients(np.float32, steps=1)[0]
+    )
+    fused = [n for n in graph.nodes if n.op.startswith("apply_")]
+    assert len(fused) == len(SHAPES)
+    written = {id(v) for n in fused for v in n.written_variables}
+    assert written == {id(v) for v in variables + _slots(optimizer)}
 
 
 def test_fused_adam_follows_kerass_formula():
@@ -84,8 +112,8 @@ def test_compiled_loop_and_numpy_path_agree_bit_for_bit():
     loop, numpy_path = [a.copy() for a in arrays], [a.copy() for a in arrays]
     scalars = [np.float32(s) for s in (0.1, 0.001, 1e-7)]
     alpha = np.float32(0.003)
-    state._adam_loop.compiled(loop[0], g, loop[1], loop[2], alpha, *scalars)
-    state._adam_numpy(np, g, alpha, *numpy_path, *scalars)
+    state._adam_loop.compiled(g, *loop, alpha, *scalars)
+    state._adam_numpy(np, g, *numpy_path, alpha, *scalars)
     for a, b in zip(loop, numpy_path):
         np.testing.assert_array_equal(a, b)
 
@@ -149,13 +177,30 @@ def test_a_graph_with_the_fused_update_round_trips_through_json():
         np.testing.assert_array_equal(v.numpy(), e)
 
 
-def test_amsgrad_and_low_precision_keep_the_op_by_op_update():
-    w16 = rl.Variable(np.ones(3, np.float16))
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optimizers.Adam(0.1, amsgrad=True),
+        lambda: optimizers.RMSprop(0.1, centered=True),
+        lambda: optimizers.RMSprop(0.1, momentum=0.5),
+        lambda: optimizers.SGD(0.1),
+        lambda: optimizers.Nadam(0.1),
+    ],
+)
+def test_variants_without_a_fused_update_keep_the_op_by_op_one(make):
+    optimizer = make()
+    w = rl.Variable(np.ones(3, np.float32))
+    optimizer.build([w])
+    graph = rl.function(lambda g: optimizer.apply([g], [w])).get_graph(rl.ones(3))
+    assert not [n for n in graph.nodes if n.op.startswith("apply_")]
+
+
+def test_low_precision_variables_keep_the_op_by_op_update():
+    w = rl.Variable(np.ones(3, np.float16))
     optimizer = optimizers.Adam(0.1)
-    optimizer.build([w16])
+    optimizer.build([w])
     m, v = optimizer._momentums[0], optimizer._velocities[0]
-    assert not optimizer._fusable(rl.ones(3, dtype="float16"), w16, m, v)
-    assert not optimizers.Adam(amsgrad=True)._fusable(None, w16, m, v)
+    assert not optimizer._fusable(optimizers.Adam, rl.ones(3, dtype="float16"), w, m, v)
 
 
 def test_mismatched_shapes_are_a_shape_error_naming_the_variable():

@@ -436,7 +436,7 @@ def _fresh(opt):
 
 @pytest.mark.parametrize("opt", ALL, ids=lambda o: type(o).__name__)
 def test_traced_update_equals_eager(opt):
-    """The whole update traces into one graph of assign_variable nodes, and the compiled
+    """The whole update traces into one graph of variable updates, and the compiled
     steps give the eager results (weights, slots and iterations)."""
     rng = np.random.default_rng(3)
     w0, b0 = rng.standard_normal((3, 2)).astype(np.float32), np.zeros(2, np.float32)
@@ -459,7 +459,8 @@ def test_traced_update_equals_eager(opt):
         np.testing.assert_allclose(traced(x).numpy(), expected.numpy(), rtol=1e-5)
     for a, b in zip(eager_vars + eager_opt.variables, graph_vars + graph_opt.variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
-    assert traced.get_graph(x).op_counts()["assign_variable"] >= 3
+    graph = traced.get_graph(x)  # assignments, or fused updates writing several variables
+    assert sum(len(node.written_variables) for node in graph.nodes) >= 3
     assert traced.experimental_get_tracing_count() == 1
 
 

@@ -13,8 +13,6 @@ from ..errors import ArgumentError
 from ..variable import Variable
 from .optimizer import Optimizer, cast_to, check_number
 
-_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _step(optimizer: Optimizer, dtype, ahead: int = 1):
     """``iterations + ahead`` as a floating tensor (the 1-based step being applied)."""
@@ -84,7 +82,7 @@ class Adam(_AdamBase):
         alpha = lr * ops.sqrt(1.0 - ops.power(self.beta_2, t)) / (1.0 - ops.power(self.beta_1, t))
         m = self._slot(self._momentums, variable)
         v = self._slot(self._velocities, variable)
-        if self._fusable(gradient, variable, m, v):
+        if not self.amsgrad and self._fusable(Adam, gradient, variable, m, v):
             # One op updating the weights and both moments in place (one pass over memory
             # where compiled loops are on): the same operations, the same bits.
             ops.state.apply_adam(
@@ -99,15 +97,6 @@ class Adam(_AdamBase):
             v_hat.assign(ops.maximum(v_hat, v))
             v = v_hat
         variable.assign_sub((m * alpha) / (ops.sqrt(v) + self.epsilon))
-
-    def _fusable(self, gradient, variable, m, v) -> bool:
-        """Whether the fused update applies: plain Adam on float32/float64 rl.Variables
-        (subclasses such as AdamW keep the op-by-op update only when they change it)."""
-        if self.amsgrad or type(self).update_step is not Adam.update_step:
-            return False
-        if not all(type(x) is Variable for x in (variable, m, v)):
-            return False
-        return variable.dtype in _FUSED_DTYPES and gradient.dtype == variable.dtype
 
     def get_config(self) -> dict:
         return {**super().get_config(), "amsgrad": self.amsgrad}

@@ -43,6 +43,9 @@ def check_number(owner: str, name: str, value, low=None, high=None, allow_none=F
     return value
 
 
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def cast_to(value, dtype):
     """``value`` (a tensor, variable or number) as a tensor of ``dtype``; no op when it
     already has that dtype."""
@@ -332,6 +335,16 @@ class Optimizer:
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement update_step()")
+
+    def _fusable(self, owner: type, gradient, variable, *slots) -> bool:
+        """Whether ``owner``'s fused update (one op writing the variable and its slots in
+        place) may replace its op-by-op one: ``owner.update_step`` runs unchanged, on
+        float32/float64 rl.Variables and a gradient of their dtype."""
+        if type(self).update_step is not owner.update_step:
+            return False
+        if not all(type(x) is Variable for x in (variable, *slots)):
+            return False
+        return variable.dtype in _FUSED_DTYPES and gradient.dtype == variable.dtype
 
     # -- clipping and weight decay --------------------------------------------------------
 

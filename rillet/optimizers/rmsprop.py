@@ -57,6 +57,12 @@ class RMSprop(Optimizer):
         lr = cast_to(learning_rate, variable.dtype)
         rho = self.rho
         velocity = self._slot(self._velocities, variable)
+        plain = not self.centered and self.momentum == 0
+        if plain and self._fusable(RMSprop, gradient, variable, velocity):
+            ops.state.apply_rmsprop(
+                gradient, lr, variable=variable, velocity=velocity, rho=rho, epsilon=self.epsilon
+            )  # one in-place pass, the same bits
+            return
         velocity.assign(velocity * rho + ops.square(gradient) * (1.0 - rho))
         if self.centered:
             average = self._slot(self._average_gradients, variable)

@@ -50,6 +50,12 @@ class SGD(Optimizer):
             variable.assign_sub(gradient * lr)
             return
         m = self._slot(self.momentums, variable)
+        if self._fusable(SGD, gradient, variable, m):  # one in-place pass, the same bits
+            ops.state.apply_momentum(
+                gradient, lr, variable=variable, accumulator=m, momentum=self.momentum,
+                nesterov=self.nesterov,
+            )  # fmt: skip
+            return
         m.assign(m * self.momentum - gradient * lr)
         if self.nesterov:
             variable.assign_add(m * self.momentum - gradient * lr)
