@@ -354,7 +354,7 @@ class Orthogonal(RandomInitializer):
         q, r = np.linalg.qr(draw.numpy())
         q = q * np.where(np.diagonal(r) < 0, -1.0, 1.0)  # unique Q: R's diagonal positive
         if rows < cols:
-            q = q.T
+            q = np.ascontiguousarray(q.T)  # row-major, like every other weight
         return reshape(asarray(self.gain * q, dtype=dtype), shape=shape)
 
     def get_config(self) -> dict:
