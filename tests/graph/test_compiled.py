@@ -370,3 +370,25 @@ def test_sources_of_collected_programs_leave_linecache_at_a_safe_point():
     linecache.checkcache()
     compiled(lambda x: x * 3.0)(rl.ones((2,)))  # making a program drops the noted sources
     assert name not in linecache.cache
+
+
+def test_batched_matmul_by_a_matrix_runs_as_one_product_and_matches_numpy():
+    rng = np.random.default_rng(7)
+    x = rl.asarray(rng.standard_normal((3, 5, 4)).astype(np.float32))
+    w = rl.asarray(rng.standard_normal((4, 6)).astype(np.float32))
+    f = rl.function(lambda x, w: (x @ w, rl.transpose(x, (1, 0, 2)) @ w))
+    flat, transposed = f(x, w)
+    np.testing.assert_allclose(flat.numpy(), x.numpy() @ w.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        transposed.numpy(), x.numpy().transpose(1, 0, 2) @ w.numpy(), rtol=1e-6, atol=1e-6
+    )
+    assert "reshape(15, 4)" in f.get_concrete_function(x, w).executor.source
+
+
+def test_basic_getitem_is_inlined_and_matches_numpy():
+    x = rl.asarray(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    f = rl.function(lambda x: (x[:, 1:] * 2.0, x[1, ::-1, None]))
+    doubled, reversed_ = f(x)
+    np.testing.assert_array_equal(doubled.numpy(), x.numpy()[:, 1:] * 2.0)
+    np.testing.assert_array_equal(reversed_.numpy(), x.numpy()[1, ::-1, None])
+    assert "getitem(np" not in f.get_concrete_function(x).executor.source

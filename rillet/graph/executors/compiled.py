@@ -50,6 +50,7 @@ from ...config import intra_op_threads
 from ...errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
 from ...ops._rules import fmt
 from ...ops.fused import specialize
+from ...ops.indexing import _numpy_basic
 from ...tensor import Tensor
 from ...variable import _UPDATE_UFUNCS
 from ..ir import CONSTANT, PLACEHOLDER, Graph, Node, Value
@@ -194,6 +195,19 @@ except ImportError:  # another NumPy: its public context manager
 
     def _loud(state) -> None:
         state.__exit__(None, None, None)
+
+
+def _copy_slice(x: np.ndarray, key: tuple, out: np.ndarray) -> np.ndarray:
+    """``x[key]`` copied into ``out`` (the getitem kernel with its key already converted)."""
+    out[...] = x[key]
+    return out
+
+
+def _flattens(node: Node) -> bool:
+    """A matmul of an N-d (N > 2) array by a matrix, all sizes known."""
+    x, w = node.inputs
+    values = (x, w, node.outputs[0])
+    return x.ndim > 2 and w.ndim == 2 and all(None not in v.shape for v in values)
 
 
 # Sources of collected programs, dropped from linecache when the next program is made: a
@@ -352,8 +366,20 @@ class _Lowering:
         out = self._out(node)
         if node.op == "fused_elementwise":
             return self._fused_call(node, inputs, out)
+        if node.op == "getitem":  # basic indexing: NumPy's own, its key converted once
+            key = self._global(
+                ("key", id(node)), f"{node.name}_key", _numpy_basic(node.attrs["key"])
+            )
+            if out is None:
+                return f"{inputs[0]}[{key}]"  # a view, as the kernel returns
+            helper = self._global(("builtin", "_copy_slice"), "_copy_slice", _copy_slice)
+            return f"{helper}({inputs[0]}, {key}, {out})"
         if node.op in UFUNC_KERNELS and not node.attrs:
             # The kernel is this one NumPy call: make it directly (a Python frame less).
+            if node.op == "matmul" and _flattens(node):
+                return self._flat_matmul(node, inputs)
+            if out is not None and out.startswith("_empty(") and kernel_traits(node).exact:
+                out = None  # NumPy's own new array is the same, a call cheaper
             args = [*inputs, *UFUNC_KERNELS[node.op][1]] + [f"out={out}"] * (out is not None)
             return f"np.{UFUNC_KERNELS[node.op][0]}({', '.join(args)})"
         kernel = self._global(("kernel", node.op), node.op, node.opdef.kernel)
@@ -361,6 +387,19 @@ class _Lowering:
         if out is not None:
             args.append(f"out={out}")
         return f"{kernel}({', '.join(args)})"
+
+    def _flat_matmul(self, node: Node, inputs: list[str]) -> str:
+        """``x @ w`` for an N-d ``x`` and a matrix ``w`` as one 2-d product (NumPy would run
+        a product per leading index), the result a view of the 2-d one."""
+        x, result = node.inputs[0], node.outputs[0]
+        rows, shape = math.prod(x.shape[:-1]), (math.prod(x.shape[:-1]), result.shape[-1])
+        offset = self.plan.offset_of(result)
+        if offset is not None and self.arena is not None:
+            out = f", out={self._view(offset, result, shape)}"
+        else:
+            out = ""
+        flat = f"{inputs[0]}.reshape({rows}, {x.shape[-1]})"
+        return f"np.matmul({flat}, {inputs[1]}{out}).reshape({result.shape!r})"
 
     def _state_call(self, node: Node, inputs: list[str]) -> str:
         """Variables are read and updated directly: both kernels move data without
@@ -404,13 +443,15 @@ class _Lowering:
             return f"_empty({value.shape!r}, {dtype})"
         return None
 
-    def _view(self, offset: int, value: Value) -> str:
-        """A global array of ``value``'s shape and dtype at ``offset`` in the arena."""
-        shape = "x".join(map(str, value.shape)) or "scalar"
-        key = ("view", offset, value.shape, value.dtype.str)
-        size = math.prod(value.shape) * value.dtype.itemsize
-        view = self.arena[offset : offset + size].view(value.dtype).reshape(value.shape)
-        return self._global(key, f"arena_{offset}_{value.dtype.name}_{shape}", view)
+    def _view(self, offset: int, value: Value, shape: tuple | None = None) -> str:
+        """A global array of ``value``'s shape (or ``shape``) and dtype at ``offset`` in the
+        arena."""
+        shape = value.shape if shape is None else shape
+        text = "x".join(map(str, shape)) or "scalar"
+        key = ("view", offset, shape, value.dtype.str)
+        size = math.prod(shape) * value.dtype.itemsize
+        view = self.arena[offset : offset + size].view(value.dtype).reshape(shape)
+        return self._global(key, f"arena_{offset}_{value.dtype.name}_{text}", view)
 
     # -- regions run on several threads (see .parallel) ---------------------------------------
 
