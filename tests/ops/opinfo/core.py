@@ -86,5 +86,10 @@ UNTABLED.update(
     {
         "read_variable": "state: tested through Variable in tests/graph/test_function.py",
         "assign_variable": "state: tested through Variable in tests/graph/test_function.py",
+        **{
+            name: "fused optimizer update: against the op-by-op update in "
+            "tests/test_fused_optimizer.py"
+            for name in ("apply_adam", "apply_rmsprop", "apply_momentum")
+        },
     }
 )
