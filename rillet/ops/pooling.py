@@ -18,6 +18,7 @@ import numpy as np
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, ShapeError
 from . import _rules as rules
+from ._jit import loop_kernel
 from ._registry import Spec, defop
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
@@ -147,6 +148,11 @@ def _start(xp, first, out):
 
 
 def _max_pool(xp, x, plan: _Plan, out=None):
+    loop = _pairs_loop(_max_pool_2x2_loop, plan, x, out)
+    if loop is not None:
+        y = np.empty((x.shape[0], *plan.outs, x.shape[-1]), x.dtype) if out is None else out
+        loop(x, y)
+        return y
     padded = _padded(xp, x, plan, _lowest(xp, x.dtype))
     taps = _taps(plan)
     result = _start(xp, padded[taps[0]], out)
@@ -280,10 +286,94 @@ def _max_pool_grad_tiled(xp, x, g, plan: _Plan, out):
     return d_x
 
 
+# ---------------------------------------------------------------- pooling: compiled 2x2 loops
+# The usual pool (2x2 windows, stride 2, no padding, floating C-contiguous arrays) runs as
+# one compiled loop over the windows (rillet/ops/_jit.py); the NumPy kernels above are the
+# fallback and the reference. The innermost loops run over the contiguous channels; each
+# writes one array only, so that they vectorize (a loop storing into several arrays that
+# might overlap is left scalar). N=64, 26x26x32, one thread, CPU time: the gradient takes
+# 0.3ms (0.55ms right after a cache-flushing NumPy run) against 1.75ms for the NumPy tiled
+# path, the pool 0.11ms against 0.37ms.
+
+_PAIR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _pairs_loop(kernel, plan: _Plan, *arrays):
+    """``kernel.compiled`` where it applies to ``arrays`` (``None`` entries are skipped), else
+    None: 2x2 windows at stride 2 without padding, and C-contiguous NumPy arrays of one
+    floating dtype."""
+    if plan.window != (2, 2) or plan.strides != (2, 2) or any(b or a for b, a in plan.pads):
+        return None
+    present = [a for a in arrays if a is not None]
+    dtype = present[0].dtype
+    if dtype not in _PAIR_DTYPES or not all(
+        type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == dtype for a in present
+    ):
+        return None
+    return kernel.compiled
+
+
+@loop_kernel
+def _max_pool_2x2_loop(x, y):
+    """``y[n, a, b] = max(x[n, 2a:2a+2, 2b:2b+2])`` per channel, NaN-propagating."""
+    batch, rows, cols, channels = y.shape
+    for n in range(batch):
+        for a in range(rows):
+            for b in range(cols):
+                x00, x01 = x[n, 2 * a, 2 * b], x[n, 2 * a, 2 * b + 1]
+                x10, x11 = x[n, 2 * a + 1, 2 * b], x[n, 2 * a + 1, 2 * b + 1]
+                out = y[n, a, b]
+                for c in range(channels):  # NaN wins, as in np.maximum
+                    m, v = x00[c], x01[c]
+                    m = v if (v > m) | (v != v) else m
+                    v = x10[c]
+                    m = v if (v > m) | (v != v) else m
+                    v = x11[c]
+                    out[c] = v if (v > m) | (v != v) else m
+
+
+@loop_kernel
+def _max_pool_grad_2x2_loop(x, g, d_x, which, zero, one):
+    """Each window's ``g`` to the first cell (row-major) equal to the window's maximum, 0 to
+    the others; nothing from a window holding NaN (``g * 0``: exactly what the NumPy tiled
+    path computes, NaN and infinite ``g`` included). ``which`` is int32 scratch of
+    ``channels``: per channel, the cell that takes the gradient (4: none)."""
+    batch, rows, cols, channels = g.shape
+    for n in range(batch):
+        for a in range(rows):
+            for b in range(cols):
+                h, w = 2 * a, 2 * b
+                x00, x01, x10, x11 = x[n, h, w], x[n, h, w + 1], x[n, h + 1, w], x[n, h + 1, w + 1]
+                for c in range(channels):  # the maximum, NaN if any cell is NaN
+                    p, q, r, s = x00[c], x01[c], x10[c], x11[c]
+                    m = q if (q > p) | (q != q) else p
+                    m = r if (r > m) | (r != r) else m
+                    m = s if (s > m) | (s != s) else m
+                    which[c] = 0 if p == m else 1 if q == m else 2 if r == m else 3 if s == m else 4
+                grad = g[n, a, b]
+                for cell in range(4):
+                    out = d_x[n, h + cell // 2, w + cell % 2]
+                    for c in range(channels):
+                        out[c] = grad[c] * (one if which[c] == cell else zero)
+
+
+def _max_pool_grad_2x2(loop, x, g, plan: _Plan, out):
+    d_x = np.empty(x.shape, g.dtype) if out is None else out
+    rows, cols = (2 * o for o in plan.outs)
+    d_x[:, rows:] = 0  # an odd last row or column lies in no window
+    d_x[:, :rows, cols:] = 0
+    one = g.dtype.type(1)
+    loop(x, g, d_x, np.empty(x.shape[-1], np.int32), one - one, one)
+    return d_x
+
+
 @defop(rule=_max_pool_grad_rule)
 def max_pool_grad(xp, x, g, *, pool_size, strides=None, padding="valid", out=None):
     """Max-pool gradient: each window's ``g`` goes to the position of its maximum in ``x``."""
     plan = _plan(x.shape, pool_size, strides, padding)
+    loop = _pairs_loop(_max_pool_grad_2x2_loop, plan, x, g, out)
+    if loop is not None:
+        return _max_pool_grad_2x2(loop, x, g, plan, out)
     if _tiles(plan) and x.dtype == g.dtype:
         return _max_pool_grad_tiled(xp, x, g, plan, out)
     padded = _padded(xp, x, plan, _lowest(xp, x.dtype))

@@ -63,7 +63,52 @@ def sum(xp, x, *, axis=None, keepdims=False, out=None):
     >>> rl.sum(rl.asarray([[1.0, 2.0], [3.0, 4.0]]), axis=0).numpy().tolist()
     [4.0, 6.0]
     """
+    lead = _leading_axes(x, axis, out)
+    if lead:
+        return _sum_leading(x, lead, keepdims, out)
     return xp.sum(x, axis=_axis(axis), keepdims=keepdims, dtype=_sum_dtype(x.dtype), out=out)
+
+
+# A sum over the leading axes of a C-contiguous array (a bias gradient: the sum over N, H, W
+# of an (N, H, W, C) gradient) is ``ones(rows) @ x.reshape(rows, C)``, one GEMV. NumPy's
+# sum adds the rows one after another, ~7x slower (N*H*W = 43264, C = 32: 0.6ms against
+# 0.08ms, one thread), and BLAS's blocked sums round less.
+_GEMV_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_GEMV_MAX_ROWS = 1 << 20  # the vector of ones stays under 8 MB
+_ONES: dict = {}  # dtype -> a read-only vector of ones, grown as needed
+
+
+def _leading_axes(x, axis, out) -> int:
+    """How many leading axes a sum of ``x`` over ``axis`` adds as a GEMV, or 0 where it
+    does not apply: ``axis`` names the first k axes (0 < k < ndim), ``x`` and ``out`` are
+    C-contiguous float32/float64 NumPy arrays, ``x`` is not empty."""
+    if type(x) is not np.ndarray or x.dtype not in _GEMV_DTYPES or not x.flags.c_contiguous:
+        return 0
+    if axis is None or x.ndim < 2 or x.size == 0:
+        return 0
+    if out is not None and (type(out) is not np.ndarray or not out.flags.c_contiguous):
+        return 0
+    axes = rules.normalize_axes(_axis(axis), x.ndim)
+    lead = len(axes)
+    if axes != tuple(range(lead)) or lead == x.ndim or math.prod(x.shape[:lead]) > _GEMV_MAX_ROWS:
+        return 0
+    return lead
+
+
+def _sum_leading(x, lead: int, keepdims: bool, out):
+    rows, kept = math.prod(x.shape[:lead]), x.shape[lead:]
+    result = np.empty((1,) * lead + kept if keepdims else kept, x.dtype) if out is None else out
+    np.matmul(_ones(rows, x.dtype), x.reshape(rows, -1), out=result.reshape(-1))
+    return result
+
+
+def _ones(n: int, dtype) -> np.ndarray:
+    ones = _ONES.get(dtype)
+    if ones is None or len(ones) < n:
+        ones = np.ones(builtins.max(n, 1024), dtype)
+        ones.flags.writeable = False
+        _ONES[dtype] = ones
+    return ones[:n]
 
 
 def expand_reduced(g, x_shape: tuple, axis, keepdims: bool):
