@@ -21,17 +21,48 @@ loop keeps the pre-activation gradients of every step and finds the weight gradi
 GEMM after it (x's gradient is a separate op, :func:`lstm_input_grad`). The reserve is
 returned with the shape the op declares, ``(steps, batch, 7 * units)``; only these kernels
 read it, as ``(steps, 7 * units, batch)``.
+
+In float32 with the default activations (tanh, and the sigmoid as the recurrent one) and
+compiled loops on, each step's gate math runs as one compiled loop instead of a dozen NumPy
+calls (``_rnn_lstm_jit.py``), in the same layout and with the same reserve; the weight
+gradients and x's are the same GEMMs.
 """
 
 from __future__ import annotations
 
-# Keras's gate blocks i, f, c, o taken in the order o, i, f, c.
-_ORDER = (3, 0, 1, 2)
+from . import _rnn_lstm_jit as _lstm_jit
 
 
-def _columns(xp, units: int):
-    """Indices of the kernels' columns in gate-major order."""
-    return xp.arange(4 * units).reshape(4, units)[list(_ORDER)].reshape(-1)
+def _gate_major(xp, a):
+    """``a`` ``(n, 4 * units)`` with its column blocks moved from Keras's order ``i, f, c, o``
+    to ``o, i, f, c`` (block copies: a column gather costs ten times as much)."""
+    u = a.shape[-1] // 4
+    out = xp.empty_like(a)
+    out[..., :u] = a[..., 3 * u :]
+    out[..., u:] = a[..., : 3 * u]
+    return out
+
+
+def _gate_major_t(xp, a):
+    """``a`` ``(n, 4 * units)`` transposed, ``(4 * units, n)``, its rows in the order of
+    :func:`_gate_major`. Copied 32 rows of ``a`` at a time: NumPy's transposing copy of a
+    whole matrix strides through memory and takes three times as long."""
+    u = a.shape[-1] // 4
+    out = xp.empty((a.shape[-1], a.shape[0]), a.dtype)
+    for i in range(0, a.shape[0], 32):
+        out[:u, i : i + 32] = a[i : i + 32, 3 * u :].T
+        out[u:, i : i + 32] = a[i : i + 32, : 3 * u].T
+    return out
+
+
+def _keras_order(xp, a):
+    """The inverse of :func:`_gate_major`: column blocks ``o, i, f, c`` back to ``i, f, c,
+    o``."""
+    u = a.shape[-1] // 4
+    out = xp.empty_like(a)
+    out[..., : 3 * u] = a[..., u:]
+    out[..., 3 * u :] = a[..., :u]
+    return out
 
 
 def _halve_sigmoid_rows(a, units: int, sigmoid: bool):
@@ -40,39 +71,52 @@ def _halve_sigmoid_rows(a, units: int, sigmoid: bool):
     return a
 
 
-def _input_weights(xp, x, kernel, bias, columns, sigmoid, go_backwards):
+def _input_weights(xp, x, kernel, bias, sigmoid, go_backwards):
     """``(kernel', x_run, bias')``: the kernel transposed in gate-major order, x as ``(steps,
     features, batch)`` in run order (a view), and the bias as a column, or None. Each step
     projects its own input (``kernel' @ x_run[t]``, a GEMM on data the step is about to use)
     rather than all steps up front: the same products, without a ``(steps, 4 * units,
     batch)`` buffer to fill and read back from memory."""
-    units = columns.shape[0] // 4
-    kernel_t = _halve_sigmoid_rows(kernel.T[columns], units, sigmoid)
+    units = kernel.shape[1] // 4
+    kernel_t = _halve_sigmoid_rows(_gate_major_t(xp, kernel), units, sigmoid)
     x_run = x.transpose(1, 2, 0)[::-1] if go_backwards else x.transpose(1, 2, 0)
     if bias is None:
         return kernel_t, x_run, None
-    return kernel_t, x_run, _halve_sigmoid_rows(bias[columns], units, sigmoid)[:, None]
-
-
-def _x_run(xp, x, go_backwards):
-    """x as ``(features, steps * batch)``, the steps in run order."""
-    batch, steps, features = x.shape
-    x_run = x.transpose(2, 1, 0)[:, ::-1] if go_backwards else x.transpose(2, 1, 0)
-    return xp.ascontiguousarray(x_run).reshape(features, steps * batch)
+    return kernel_t, x_run, _halve_sigmoid_rows(_gate_major(xp, bias), units, sigmoid)[:, None]
 
 
 def lstm_forward(xp, x, h0, c0, kernel, recurrent_kernel, bias, acts, go_backwards):
     """``(outputs, h, c, reserve)`` of an unmasked LSTM sequence of at least one step;
     ``acts`` are ``(act, ract, sigmoid, tanh)``: the in-place activation and recurrent
-    activation, whether the recurrent one is the sigmoid and whether the activation is tanh."""
+    activation, whether the recurrent one is the sigmoid and whether the activation is tanh.
+    With both in float32, each step's gate math is one compiled loop (``_rnn_lstm_jit``)."""
     act, ract, sigmoid, tanh = acts
     batch, steps, _ = x.shape
     u = h0.shape[-1]
-    columns = _columns(xp, u)
-    kernel_t, x_run, bias_t = _input_weights(xp, x, kernel, bias, columns, sigmoid, go_backwards)
-    rec_t = _halve_sigmoid_rows(recurrent_kernel.T[columns], u, sigmoid)
-    dtype = rec_t.dtype
-    res = xp.empty((steps, 7 * u, batch), dtype)
+    kernel_t, x_run, bias_t = _input_weights(xp, x, kernel, bias, sigmoid, go_backwards)
+    rec_t = _halve_sigmoid_rows(_gate_major_t(xp, recurrent_kernel), u, sigmoid)
+    if _lstm_jit.applies(x, recurrent_kernel, sigmoid and tanh):
+        res, h_last, c_last = _lstm_jit.lstm_forward(
+            xp, x, h0, c0, kernel_t, rec_t, bias_t, go_backwards
+        )
+    else:
+        res = xp.empty((steps, 7 * u, batch), rec_t.dtype)
+        h_last, c_last = _forward_steps(xp, x_run, h0, c0, kernel_t, rec_t, bias_t, acts, res)
+    outputs = xp.empty((batch, steps, u), res.dtype)
+    for t in range(steps - 1):  # a step at a time: faster than one transposing copy
+        outputs[:, t] = res[t + 1, 6 * u :].T
+    outputs[:, steps - 1] = h_last.T
+    h, c = xp.ascontiguousarray(h_last.T), xp.ascontiguousarray(c_last.T)
+    return outputs, h, c, res.reshape(steps, batch, 7 * u)
+
+
+def _forward_steps(xp, x_run, h0, c0, kernel_t, rec_t, bias_t, acts, res):
+    """The recurrence as a loop of NumPy calls: fills the reserve ``res`` and returns the
+    last ``(h, c)`` as ``(units, batch)``."""
+    act, ract, sigmoid, tanh = acts
+    steps, _, batch = res.shape
+    u = rec_t.shape[1]
+    dtype = res.dtype
     res[0, 4 * u : 5 * u] = c0.T
     res[0, 6 * u :] = h0.T
     last = xp.empty((2 * u, batch), dtype)  # the final c and h
@@ -99,11 +143,7 @@ def lstm_forward(xp, x, h0, c0, kernel, recurrent_kernel, bias, acts, go_backwar
             a[...] = c_new
             act(xp, a)
         xp.multiply(r[:u], a, out=h_new)
-    outputs = xp.empty((batch, steps, u), dtype)
-    outputs[:, : steps - 1] = res[1:, 6 * u :].transpose(2, 0, 1)
-    outputs[:, steps - 1] = last[u:].T
-    h, c = xp.ascontiguousarray(last[u:].T), xp.ascontiguousarray(last[:u].T)
-    return outputs, h, c, res.reshape(steps, batch, 7 * u)
+    return last[u:], last[:u]
 
 
 def _gate_activations(xp, gates, u, act, ract, sigmoid, tanh):
@@ -125,16 +165,32 @@ def _gate_activations(xp, gates, u, act, ract, sigmoid, tanh):
 
 def lstm_backward(xp, g_seq, g_h, g_c, x, kernel, recurrent_kernel, reserve, grads, go_backwards):
     """``(d_gates, d_h0, d_c0, d_kernel, d_recurrent_kernel, d_bias)`` of an unmasked
-    sequence run by :func:`lstm_forward`; ``grads`` are the in-place derivative functions of
-    the activation and the recurrent activation. ``d_gates`` holds the pre-activation
-    gradients for :func:`lstm_input_grad`."""
-    act_grad, ract_grad = grads
+    sequence run by :func:`lstm_forward`; ``grads`` are ``(act_grad, ract_grad, sigmoid,
+    tanh)``: the in-place derivative functions of the activation and the recurrent
+    activation, and the flags of :func:`lstm_forward`'s ``acts``. ``d_gates`` holds the
+    pre-activation gradients for :func:`lstm_input_grad`."""
     batch, steps, features = x.shape
     u = recurrent_kernel.shape[0]
-    columns = _columns(xp, u)
     res = reserve.reshape(steps, 7 * u, batch)
+    rec = _gate_major(xp, recurrent_kernel)
+    if _lstm_jit.applies(x, recurrent_kernel, grads[2] and grads[3]):
+        d_pre, dh, dc = _lstm_jit.lstm_backward(xp, g_seq, g_h, g_c, rec, res)
+    else:
+        d_pre, dh, dc = _backward_steps(xp, g_seq, g_h, g_c, rec, res, grads[:2])
+    d_kernel, d_recurrent, d_bias = _weight_grads(xp, d_pre, res, x, go_backwards)
+    d_h0, d_c0 = xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T)
+    d_gates = d_pre.reshape(steps, batch, 4 * u)  # for lstm_input_grad, which knows the layout
+    return d_gates, d_h0, d_c0, d_kernel, d_recurrent, d_bias
+
+
+def _backward_steps(xp, g_seq, g_h, g_c, rec, res, grads):
+    """The backward recurrence as a loop of NumPy calls: ``(d_pre, dh_0, dc_0)``, every
+    step's pre-activation gradients ``(4 * units, steps, batch)`` and the first states'
+    gradients ``(units, batch)``."""
+    act_grad, ract_grad = grads
+    steps, _, batch = res.shape
+    u = rec.shape[0]
     g_run = xp.ascontiguousarray(g_seq.transpose(1, 2, 0))
-    rec = recurrent_kernel[:, columns]
     d_pre = xp.empty((4 * u, steps, batch), g_run.dtype)  # the GEMMs after the loop want it so
     d = xp.empty((4 * u, batch), g_run.dtype)  # this step's, contiguous for the ops below
     dh, dc = xp.array(g_h.T, order="C"), xp.array(g_c.T, order="C")
@@ -154,26 +210,25 @@ def lstm_backward(xp, g_seq, g_h, g_c, x, kernel, recurrent_kernel, reserve, gra
         xp.multiply(d_cell, r[2 * u : 3 * u], out=dc)
         xp.matmul(rec, d, out=dh)
         d_pre[:, t] = d
-    d_kernel, d_recurrent, d_bias = _weight_grads(xp, d_pre, res, x, columns, go_backwards)
-    d_h0, d_c0 = xp.ascontiguousarray(dh.T), xp.ascontiguousarray(dc.T)
-    d_gates = d_pre.reshape(steps, batch, 4 * u)  # for lstm_input_grad, which knows the layout
-    return d_gates, d_h0, d_c0, d_kernel, d_recurrent, d_bias
+    return d_pre, dh, dc
 
 
-def _weight_grads(xp, d_pre, res, x, columns, go_backwards):
+def _weight_grads(xp, d_pre, res, x, go_backwards):
     """``d_kernel, d_recurrent_kernel, d_bias`` from every step's pre-activation gradients
-    ``(4 * units, steps, batch)``: one GEMM over all steps at once, for both kernels (x and
-    the previous h stacked, so the gradients are packed once), with the columns put back in
-    Keras order."""
+    ``(4 * units, steps, batch)``: one GEMM over all steps at once for the three of them (x,
+    the previous h and a row of ones stacked, so the gradients are packed once), with the
+    columns put back in Keras order."""
     batch, steps, features = x.shape
-    u = columns.shape[0] // 4
+    u = d_pre.shape[0] // 4
     d_flat = d_pre.reshape(4 * u, steps * batch)
-    inputs = xp.empty((features + u, steps, batch), d_flat.dtype)
-    inputs[:features] = _x_run(xp, x, go_backwards).reshape(features, steps, batch)
-    inputs[features:] = res[:, 6 * u :].transpose(1, 0, 2)  # h_{t-1}
-    order = xp.argsort(columns)
-    d_both = xp.matmul(inputs.reshape(features + u, steps * batch), d_flat.T)[:, order]
-    return d_both[:features], d_both[features:], d_flat.sum(axis=1)[order]
+    inputs = xp.empty((features + u + 1, steps, batch), d_flat.dtype)
+    x_run = x.transpose(2, 1, 0)
+    inputs[:features] = x_run[:, ::-1] if go_backwards else x_run
+    inputs[features:-1] = res[:, 6 * u :].transpose(1, 0, 2)  # h_{t-1}
+    inputs[-1] = 1.0  # the bias's gradient: the sum over steps and batch
+    stacked = inputs.reshape(features + u + 1, steps * batch)
+    d_all = _keras_order(xp, xp.matmul(stacked, d_flat.T))
+    return d_all[:features], d_all[features:-1], d_all[-1]
 
 
 def lstm_input_grad(xp, d_gates, kernel, go_backwards):
@@ -182,8 +237,7 @@ def lstm_input_grad(xp, d_gates, kernel, go_backwards):
     units)``): one GEMM, then back from run order."""
     steps, batch, width = d_gates.shape
     d_flat = d_gates.reshape(width, steps * batch)
-    columns = _columns(xp, width // 4)
-    d_x_run = xp.matmul(d_flat.T, kernel.T[columns]).reshape(steps, batch, -1)
+    d_x_run = xp.matmul(d_flat.T, _gate_major_t(xp, kernel)).reshape(steps, batch, len(kernel))
     if go_backwards:
         d_x_run = d_x_run[::-1]
     return xp.ascontiguousarray(d_x_run.transpose(1, 0, 2))
