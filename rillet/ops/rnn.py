@@ -32,8 +32,12 @@ The public functions :func:`lstm_sequence`, :func:`gru_sequence` and
 
 Fast paths: an unmasked LSTM runs in a gate-major layout (``rillet/ops/_rnn_gate_major.py``:
 every gate a contiguous block, one tanh for all four gates, no copies along the
-recurrence), and a GRU over a single unmasked step, a streaming frame, in a kernel of a
-few NumPy calls (``rillet/ops/_rnn_step.py``). Masked sequences take the general loop below.
+recurrence), each step's gate math one compiled loop in float32 with the default
+activations (``rillet/ops/_rnn_lstm_jit.py``).
+A float32 GRU with the default activations at a small batch runs in one
+compiled loop over all its steps (``rillet/ops/_rnn_jit.py``, masks included); otherwise a
+GRU over a single unmasked step, a streaming frame, runs in a kernel of a few NumPy calls
+(``rillet/ops/_rnn_step.py``). Masked sequences take the general loop below.
 
 Activations are those whose derivative follows from their output: ``tanh``, ``sigmoid``,
 ``hard_sigmoid``, ``relu``, ``linear`` and ``softsign`` (:data:`FUSED_ACTIVATIONS`); the
@@ -41,11 +45,10 @@ layers run a step-by-step loop of ops for any other.
 
 Timing: an LSTM of batch 32, 50 steps, 64 features and 128 units, float32, one BLAS thread
 (CPU time, medians of 25 interleaved rounds on a busy 2-core machine whose OpenBLAS runs its
-AVX2 kernels, about 100 GFLOP/s): the forward kernel takes 4.3 ms, of which its GEMMs take
-3.3 ms, and forward and backward 10.9 ms, of which GEMMs 8.8 ms (PyTorch's LSTM, with MKL's
-AVX-512 GEMMs: 2.3 ms and 6.0 ms). Against the same LSTM as a Python loop of ops
-(``RNN(LSTMCell)``), forward and backward under a GradientTape: eager 13.3 ms against
-39.4 ms (3x), compiled with ``rl.function`` 11.0 ms against 13.8 ms.
+AVX-512 kernels, about 190 GFLOP/s): the forward kernel takes 2.4 ms, of which its GEMMs take
+1.65 ms, and forward and backward 6.0 ms, of which GEMMs 4.6 ms (7.4 ms without the compiled
+loops). Against the same LSTM as a Python loop of ops (``RNN(LSTMCell)``), forward and
+backward under a GradientTape, eager: 8.1 ms against 36 ms.
 ``benchmarks/rnn_step.py`` times the whole training step against PyTorch's, and (``--only
 layer``) the eager fused layer against the loop of ops.
 """
@@ -55,6 +58,7 @@ from __future__ import annotations
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, DTypeError, GradientError, ShapeError
 from . import _rnn_gate_major as _gate_major
+from . import _rnn_jit
 from ._registry import Spec, defop
 from ._rnn_step import gru_single_step
 from ._rules import fmt, same_shape
@@ -459,10 +463,10 @@ def lstm_backward(
     act_grad = _ACTIVATIONS[activation][1]
     ract_grad = _ACTIVATIONS[recurrent_activation][1]
     if _gate_major_applies(x.shape[1], mask):
+        grads = (act_grad, ract_grad, recurrent_activation == "sigmoid", activation == "tanh")
         return _gate_major.lstm_backward(
-            xp, g_seq, g_h, g_c, x, kernel, recurrent_kernel, reserve, (act_grad, ract_grad),
-            go_backwards,
-        )  # fmt: skip
+            xp, g_seq, g_h, g_c, x, kernel, recurrent_kernel, reserve, grads, go_backwards
+        )
     steps, batch, units = reserve.shape[0], x.shape[0], recurrent_kernel.shape[0]
     d_pre = xp.empty((steps, batch, 4 * units), g_seq.dtype)
     step_back = _lstm_step_back(xp, recurrent_kernel, act_grad, ract_grad)
@@ -599,6 +603,11 @@ def gru_forward(
 ):  # fmt: skip
     """A whole GRU sequence: ``(outputs, h, reserve)``; see the module docstring and
     :func:`gru_sequence` (which leaves out the reserve)."""
+    if _rnn_jit.applies(x, h0, recurrent_kernel, activation, recurrent_activation):
+        return _rnn_jit.gru_forward(
+            xp, x, h0, kernel, recurrent_kernel, bias, mask, go_backwards,
+            zero_output_for_mask, reset_after,
+        )  # fmt: skip
     act, ract = _ACTIVATIONS[activation][0], _ACTIVATIONS[recurrent_activation][0]
     if mask is None and x.shape[1] == 1:  # a streaming frame
         return gru_single_step(xp, x, h0, kernel, recurrent_kernel, bias, act, ract, reset_after)

@@ -16,10 +16,12 @@ padding) or skip them.
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 
 from .. import ops
+from ..layers.convolutional import Conv1D
 from ..layers.layer import Layer
 
 
@@ -39,6 +41,10 @@ class StreamingLayer(Layer):
     def state_shapes(self, batch: int) -> list[tuple]:
         """The shapes of the states ``step`` carries from one call to the next."""
         return []
+
+    def reads_count(self) -> bool:
+        """Whether ``step`` uses ``count`` (to tell warm-up frames, or past frames' places)."""
+        return True
 
     def step(self, inputs: list, states: list, count) -> tuple:
         """``(output, new_states)`` for this call's ``inputs`` (one tensor per input)."""
@@ -78,6 +84,9 @@ class FrameLayer(StreamingLayer):
         super().__init__(layer, stride, start)
         self.frame_shape = frame_shape  # set for Reshape: the output shape of one frame
 
+    def reads_count(self) -> bool:
+        return False
+
     def step(self, inputs, states, count):
         (x,) = inputs
         if self.frame_shape is not None:
@@ -88,12 +97,18 @@ class FrameLayer(StreamingLayer):
 class PassThrough(StreamingLayer):
     """Hands a tensor on unchanged: the way into and out of a nested model's layers."""
 
+    def reads_count(self) -> bool:
+        return False
+
     def step(self, inputs, states, count):
         return inputs[0], []
 
 
 class MergeLayer(StreamingLayer):
     """Add, Concatenate, ...: inputs already aligned frame for frame by :class:`Delay`."""
+
+    def reads_count(self) -> bool:
+        return False
 
     def step(self, inputs, states, count):
         return self.layer(list(inputs), training=False), []
@@ -106,6 +121,9 @@ class Delay(StreamingLayer):
         super().__init__(layer)
         self.name = f"delay_{frames}_{layer.name}"
         self.frames, self.frame_shape = frames, tuple(frame_shape)
+
+    def reads_count(self) -> bool:
+        return False
 
     def state_shapes(self, batch):
         return [(batch, self.frames, *self.frame_shape)]
@@ -123,7 +141,8 @@ class Buffered(StreamingLayer):
     time padding and gives exactly the outputs of this call's frames.
 
     ``memory`` is chosen by the converter so that the output frames fall on the original's
-    grid; causal padding is the zeros the buffer starts with.
+    grid; causal padding is the zeros the buffer starts with. A Conv1D giving one output
+    frame a call (the usual frame-by-frame stream) runs as one matmul of the window.
     """
 
     def __init__(self, layer, stride, start, memory: int, span: int, time_stride: int, shape):
@@ -131,6 +150,10 @@ class Buffered(StreamingLayer):
         self.memory, self.span, self.time_stride = memory, span, time_stride
         self.frame_shape = tuple(shape)
         self.valid_layer = _without_time_padding(layer)
+        self.one_output_layer = _one_output_twin(self.valid_layer)
+
+    def reads_count(self) -> bool:
+        return self.start > 0  # only to zero the warm-up frames
 
     def state_shapes(self, batch):
         return [(batch, self.memory, *self.frame_shape)] if self.memory else []
@@ -143,7 +166,10 @@ class Buffered(StreamingLayer):
             new_states = [buffer]
         outputs = (x.shape[1] - self.memory) // self.time_stride
         used = (outputs - 1) * self.time_stride + self.span + 1
-        return self.valid_layer(x[:, :used], training=False), new_states
+        window = x[:, :used] if used < x.shape[1] else x
+        if outputs == 1 and self.one_output_layer is not None:  # a frame a call, as a rule
+            return self.one_output_layer(window, training=False), new_states
+        return self.valid_layer(window, training=False), new_states
 
 
 def _without_time_padding(layer: Layer) -> Layer:
@@ -156,9 +182,41 @@ def _without_time_padding(layer: Layer) -> Layer:
     return twin
 
 
+def _one_output_twin(layer: Layer) -> Layer | None:
+    """For a Conv1D (groups=1), a twin sharing its weights that computes its one output
+    frame on a window exactly one kernel wide as one matmul of the flattened window (the
+    taps side by side) with the kernel, instead of a convolution op that costs several
+    times as much on a single frame; None for other layers."""
+    if type(layer) is not Conv1D or layer.groups != 1:
+        return None
+    twin = copy.copy(layer)
+    twin._convolve = functools.partial(_window_matmul, layer)
+    return twin
+
+
+def _window_matmul(layer, x):
+    """``layer``'s convolution of ``x`` ``(batch, (taps - 1) * dilation + 1, channels)``:
+    ``(batch, 1, filters)``."""
+    taps, channels, filters = layer.kernel.shape
+    if x.dtype != layer.kernel.dtype:
+        return layer._convolve(x)
+    dilation = layer.dilation_rate[0]
+    window = x[:, ::dilation] if dilation > 1 else x
+    flat = ops.reshape(window, (-1, 1, taps * channels))
+    return ops.matmul(flat, ops.reshape(layer.kernel, (taps * channels, filters)))
+
+
 class StreamingRNN(StreamingLayer):
     """A unidirectional RNN returning sequences: its last states are the initial states of
-    the next call; warm-up frames leave the states at zero."""
+    the next call; warm-up frames leave the states at zero. Its weights are given row-major
+    buffers (same values) for the per-frame kernels."""
+
+    def __init__(self, layer: Layer, stride=1, start=0):
+        super().__init__(layer, stride, start)
+        _make_c_contiguous(layer.weights)
+
+    def reads_count(self) -> bool:
+        return self.start > 0  # only to keep the warm-up frames out of the states
 
     def state_shapes(self, batch):
         return [(batch, size) for size in self.layer.state_size]
@@ -174,6 +232,15 @@ class StreamingRNN(StreamingLayer):
         return outputs, list(new_states)
 
 
+def _make_c_contiguous(variables) -> None:
+    """Give each variable a C-contiguous buffer with the same values where it has another
+    layout (the orthogonal initializer's recurrent kernels are column-major): the per-frame
+    RNN kernels read their weights row by row, and would copy them on every frame."""
+    for variable in variables:
+        if not variable._array.flags.c_contiguous:
+            variable._replace(np.ascontiguousarray(variable._array))
+
+
 class Window(StreamingLayer):
     """GlobalMax/GlobalAveragePooling or Flatten over a window of ``frames`` frames: the model
     was trained on windows of that many; each call gives the result over the most recent
@@ -182,6 +249,9 @@ class Window(StreamingLayer):
     def __init__(self, layer, stride, start, frames: int, shape: tuple, lag: int = 0):
         super().__init__(layer, stride, start)
         self.frames, self.frame_shape, self.lag = frames, tuple(shape), lag
+
+    def reads_count(self) -> bool:
+        return False
 
     def state_shapes(self, batch):
         return [(batch, self.frames + self.lag, *self.frame_shape)]

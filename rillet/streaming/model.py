@@ -22,7 +22,9 @@ class StreamingModel(Model):
     frames.
 
     - ``mode="internal_state"``: ``stream(frames)``; the states live in non-trainable
-      variables for ``batch_size`` streams; ``reset_states()`` starts new streams.
+      variables for ``batch_size`` streams; ``reset_states()`` starts new streams. The
+      frame count (the first state) advances only where a layer reads it: warm-up frames
+      after a time padding, attention.
     - ``mode="external_state"``: ``outputs, new_states = stream(frames, states)`` with
       ``states`` a list of tensors, ``initial_states(batch_size)`` to begin; the model holds no
       state, so it can be traced with ``rl.function`` and served.
@@ -40,6 +42,7 @@ class StreamingModel(Model):
         self.stride, self.delays = stride, list(delays)
         self.mode, self.batch_size = mode, batch_size
         self._state_counts = [len(step.layer.state_shapes(1)) for step in self.steps]
+        self._reads_count = any(step.layer.reads_count() for step in self.steps)
         self.state_variables = []
         if mode == "internal_state":
             self.state_variables = [
@@ -73,7 +76,8 @@ class StreamingModel(Model):
             )
         self._check_batch(frames)
         outputs, new_states = self.run(frames, [v.value() for v in self.state_variables])
-        for variable, state in zip(self.state_variables, new_states):
+        kept = 0 if self._reads_count else 1  # an unread count: two ops a call saved
+        for variable, state in zip(self.state_variables[kept:], new_states[kept:]):
             variable.assign(state)
         return outputs
 

@@ -249,3 +249,54 @@ def test_nested_models_stream_as_their_layers(rng):
     x = rng.normal(size=(1, 7, 3)).astype("float32")
     stream = rl.streaming.to_streaming(model)
     np.testing.assert_allclose(_stream(stream, x, 1), model(x).numpy(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_one_frame_conv_runs_as_one_matmul(rng, dilation):
+    """A Conv1D called on one frame at a time computes its output frame as a matmul of the
+    flattened window (no convolution op in the traced frame), with the layer's bias and
+    activation; several frames a call keep the convolution."""
+    model = rl.Sequential([
+        rl.Input((None, 3)),
+        L.Conv1D(4, 3, padding="causal", dilation_rate=dilation, activation="relu"),
+        L.GRU(5, return_sequences=True),
+    ])  # fmt: skip
+    model.layers[0].bias.assign(rng.normal(size=4).astype("float32"))
+    x = rng.normal(size=(1, STEPS, 3)).astype("float32")
+    expected = model(x).numpy()
+    for frames in (1, 2):
+        stream = rl.streaming.to_streaming(model)
+        run = rl.function(lambda f, stream=stream: stream(f))
+        got = _stream(run, x, frames)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        ops = {node.op for node in run.get_graph(rl.asarray(x[:, :frames])).nodes}
+        assert ("matmul" in ops, "conv2d" in ops) == (frames == 1, frames == 2)
+
+
+def test_rnn_weights_become_row_major_with_the_same_values():
+    """Conversion gives a column-major recurrent kernel (the orthogonal initializer's) a
+    row-major buffer, values and sharing with the model unchanged."""
+    model = rl.Sequential([rl.Input((None, 3)), L.GRU(4, return_sequences=True)])
+    kernel = model.layers[0].cell.recurrent_kernel
+    before = kernel.numpy().copy()
+    kernel._replace(np.asfortranarray(before))
+    rl.streaming.to_streaming(model)
+    assert kernel._array.flags.c_contiguous
+    np.testing.assert_array_equal(kernel.numpy(), before)
+    assert model.layers[0].cell.recurrent_kernel is kernel
+
+
+def test_frame_count_advances_where_a_layer_reads_it(rng):
+    """Internal state: the count of frames seen is kept where a layer reads it (attention
+    places its keys by it) and left alone where none does, which saves two ops a call."""
+    x = rng.normal(size=(1, 3, 4)).astype("float32")
+    counts = {}
+    for name, model in [
+        ("conv and gru", _conv_lstm()),
+        ("attention", _mha(3, rl.streaming.causal_window_mask(3, 2))),
+    ]:
+        stream = rl.streaming.to_streaming(model)
+        for t in range(3):
+            stream(x[:, t : t + 1, : model.inputs[0].shape[-1]])
+        counts[name] = int(stream.state_variables[0].numpy())
+    assert counts == {"conv and gru": 0, "attention": 3}
