@@ -15,7 +15,7 @@ def _lambda_(placeholder_0):
     tanh_1 = tanh(np, placeholder_0, out=arena_0_float32_3)  # float32(3,) planned
     exp_2 = exp(np, tanh_1, out=arena_0_float32_3)  # float32(3,) in place of tanh_1
     del tanh_1
-    multiply_3 = np.multiply(exp_2, placeholder_0, out=_empty((3,), float32))  # float32(3,)
+    multiply_3 = np.multiply(exp_2, placeholder_0)  # float32(3,)
     del placeholder_0, exp_2
     return [multiply_3]
 
