@@ -215,19 +215,22 @@ def _backward_steps(xp, g_seq, g_h, g_c, rec, res, grads):
 
 def _weight_grads(xp, d_pre, res, x, go_backwards):
     """``d_kernel, d_recurrent_kernel, d_bias`` from every step's pre-activation gradients
-    ``(4 * units, steps, batch)``: one GEMM over all steps at once for the three of them (x,
-    the previous h and a row of ones stacked, so the gradients are packed once), with the
-    columns put back in Keras order."""
+    ``(4 * units, steps, batch)``: one GEMM over all steps at once for both kernels (x and
+    the previous h stacked, so the gradients are packed once) and a matrix-vector product for
+    the bias (a row of ones in the GEMM made its row count odd: 8% slower), with the columns
+    put back in Keras order."""
     batch, steps, features = x.shape
     u = d_pre.shape[0] // 4
     d_flat = d_pre.reshape(4 * u, steps * batch)
-    inputs = xp.empty((features + u + 1, steps, batch), d_flat.dtype)
+    inputs = xp.empty((features + u, steps, batch), d_flat.dtype)
     x_run = x.transpose(2, 1, 0)
     inputs[:features] = x_run[:, ::-1] if go_backwards else x_run
-    inputs[features:-1] = res[:, 6 * u :].transpose(1, 0, 2)  # h_{t-1}
-    inputs[-1] = 1.0  # the bias's gradient: the sum over steps and batch
-    stacked = inputs.reshape(features + u + 1, steps * batch)
-    d_all = _keras_order(xp, xp.matmul(stacked, d_flat.T))
+    inputs[features:] = res[:, 6 * u :].transpose(1, 0, 2)  # h_{t-1}
+    stacked = inputs.reshape(features + u, steps * batch)
+    d_all = xp.empty((features + u + 1, 4 * u), d_flat.dtype)
+    xp.matmul(stacked, d_flat.T, out=d_all[:-1])
+    xp.matmul(d_flat, xp.ones(steps * batch, d_flat.dtype), out=d_all[-1])  # the sum
+    d_all = _keras_order(xp, d_all)
     return d_all[:features], d_all[features:-1], d_all[-1]
 
 
