@@ -392,3 +392,20 @@ def test_basic_getitem_is_inlined_and_matches_numpy():
     np.testing.assert_array_equal(doubled.numpy(), x.numpy()[:, 1:] * 2.0)
     np.testing.assert_array_equal(reversed_.numpy(), x.numpy()[1, ::-1, None])
     assert "getitem(np" not in f.get_concrete_function(x).executor.source
+
+
+def test_concat_and_variable_updates_are_inlined_and_match_eager():
+    state = rl.Variable(np.zeros((1, 2, 3), np.float32))
+
+    @rl.function
+    def step(frame):
+        window = rl.concat([state, frame], axis=1)
+        state.assign(window[:, 1:])
+        return window * 2.0
+
+    frames = [rl.asarray(np.full((1, 1, 3), k, np.float32)) for k in range(1, 5)]
+    outputs = [step(f).numpy() for f in frames]
+    np.testing.assert_array_equal(outputs[-1][0, :, 0], [4.0, 6.0, 8.0])
+    np.testing.assert_array_equal(state.numpy()[0, :, 0], [3.0, 4.0])
+    source = step.get_concrete_function(frames[0]).executor.source
+    assert "np.concatenate(" in source and "._write(" in source

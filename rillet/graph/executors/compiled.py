@@ -366,6 +366,12 @@ class _Lowering:
         out = self._out(node)
         if node.op == "fused_elementwise":
             return self._fused_call(node, inputs, out)
+        if node.op == "concat" and isinstance(node.attrs.get("axis"), int):
+            # The kernel is np.concatenate; its inputs share the result's dtype here.
+            if all(v is not None and v.dtype == node.outputs[0].dtype for v in node.inputs):
+                parts = f"({', '.join(inputs)},)"
+                tail = f", out={out}" if out is not None else ""
+                return f"np.concatenate({parts}, axis={node.attrs['axis']}{tail})"
         if node.op == "getitem":  # basic indexing: NumPy's own, its key converted once
             key = self._global(
                 ("key", id(node)), f"{node.name}_key", _numpy_basic(node.attrs["key"])
@@ -408,8 +414,9 @@ class _Lowering:
         name = self._global(("variable", id(variable)), f"{node.name}_variable", variable)
         if node.op == "read_variable":
             return f"{name}._array"  # read at each run: set_seed or a copy-on-write may swap it
-        kernel = self._global(("kernel", node.op), node.op, node.opdef.kernel)
-        return f"{kernel}(np, {inputs[0]}, variable={name}, mode={node.attrs['mode']!r})"
+        # The assign_variable kernel, inline: update in place (or copy on write), then the
+        # variable's buffer is the value (``_write`` returns None).
+        return f"{name}._write({inputs[0]}, {node.attrs['mode']!r}) or {name}._array"
 
     def _fused_call(self, node: Node, inputs: list[str], out: str | None) -> str:
         """A fused node calls the function its kernel would look up for these static
