@@ -221,6 +221,13 @@ def layer_benchmark(rounds: int, clock) -> dict:
 # -- report ---------------------------------------------------------------------------------------
 
 
+def _print_table(title: str, column: str, times: dict, digits: int) -> None:
+    print(title)
+    print(f"| contender | {column} |\n|---|---|")
+    for name, t in times.items():
+        print(f"| {name} | {t:.{digits}f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rounds: a smoke test")
@@ -239,10 +246,8 @@ def main() -> None:
     if args.only in (None, "lstm"):
         result = lstm_benchmark(5 if args.quick else 41, clock)
         ms = result["ms"]
-        print(f"(a) LSTM({UNITS}) training step, batch {BATCH} x {STEPS} x {FEATURES}, Adam")
-        print("| contender | median ms/step |\n|---|---|")
-        for name, t in ms.items():
-            print(f"| {name} | {t:.2f} |")
+        title = f"(a) LSTM({UNITS}) training step, batch {BATCH} x {STEPS} x {FEATURES}, Adam"
+        _print_table(title, "median ms/step", ms, 2)
         print(
             f"ratio rillet / pytorch (fused Adam): {ms['rillet'] / ms['pytorch']:.2f}; "
             f"first loss difference {result['loss_diff']:.1e}\n"
@@ -250,10 +255,8 @@ def main() -> None:
     if args.only in (None, "kws"):
         result = kws_benchmark(5 if args.quick else 31, 50 if args.quick else 200, clock)
         us = result["us"]
-        print("(b) kws streaming frame, batch 1: Conv1D(64,3) -> GRU(128) -> Dense(12)")
-        print("| contender | median us/frame |\n|---|---|")
-        for name, t in us.items():
-            print(f"| {name} | {t:.1f} |")
+        title = "(b) kws streaming frame, batch 1: Conv1D(64,3) -> GRU(128) -> Dense(12)"
+        _print_table(title, "median us/frame", us, 1)
         print(
             f"ratio rillet / numpy by hand: {us['rillet'] / us['numpy by hand']:.2f}; "
             f"largest output difference {result['max_diff']:.1e}\n"
@@ -261,10 +264,8 @@ def main() -> None:
     if args.only in (None, "layer"):
         result = layer_benchmark(3 if args.quick else 21, clock)
         ms = result["ms"]
-        print(f"(c) eager LSTM({UNITS}) forward + backward, batch {BATCH} x {STEPS} x {FEATURES}")
-        print("| contender | median ms |\n|---|---|")
-        for name, t in ms.items():
-            print(f"| {name} | {t:.2f} |")
+        title = f"(c) eager LSTM({UNITS}) forward + backward, batch {BATCH} x {STEPS} x {FEATURES}"
+        _print_table(title, "median ms", ms, 2)
         print(
             f"ratio loop / fused: {ms['loop of ops'] / ms['fused']:.2f}; "
             f"largest gradient difference {result['max_diff']:.1e}"

@@ -129,6 +129,14 @@ class Variable:
         else:
             self._replace(np.asarray(ufunc(self._array, array), dtype=self.dtype))
 
+    def _own_buffer(self) -> np.ndarray:
+        """The buffer, made safe for a kernel to update in place: copied first when a tensor
+        elsewhere still holds it (a read that must keep the old value) or when it is not
+        C-contiguous (a compiled loop or threads walk it flat)."""
+        if not (self._exclusive() and self._array.flags.c_contiguous):
+            self._replace(np.array(self._array, order="C", copy=True))
+        return self._array
+
     def _exclusive(self) -> bool:
         """True when no tensor outside this variable refers to its buffer."""
         buffer_refs, cache_refs = self._refcounts()

@@ -276,13 +276,13 @@ class Function:
     def __call__(self, *args, **kwargs):
         if _config.functions_run_eagerly() or _context.STATE.tracer is not None:
             return self._fn(*args, **kwargs)  # eager debugging, or inlined into an outer trace
-        if not kwargs:
-            key = _tensors_key(args)
-            runner = self._runners.get(key) if key is not None else None
+        key = None if kwargs else _tensors_key(args)
+        if key is not None:
+            runner = self._runners.get(key)
             if runner is not None:
                 return runner(args)
         concrete, leaves = self._concrete(args, kwargs)
-        if not kwargs and key is not None and self._signature is None:
+        if key is not None and self._signature is None:
             runner = concrete.tensor_runner()
             if runner is not None:
                 self._runners[key] = runner

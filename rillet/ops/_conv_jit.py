@@ -21,25 +21,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import loop_kernel
+from ._jit import flat_floats, loop_kernel
 
 __all__: list[str] = []
 
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _CHUNK = 1 << 19  # elements of the window matrix per slice of the batch (2 MB of float32)
 
 
 def applies(*arrays) -> bool:
     """Whether the loops run: C-contiguous NumPy arrays of one floating dtype, none empty,
     and compiled loops on."""
-    dtype = arrays[0].dtype
     return (
-        dtype in _DTYPES
-        and all(
-            type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == dtype and a.size
-            for a in arrays
-        )
-        and _im2col_loop.compiled is not None
+        flat_floats(*arrays) and all(a.size for a in arrays) and _im2col_loop.compiled is not None
     )
 
 

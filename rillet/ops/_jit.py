@@ -39,6 +39,19 @@ TANH_Q = tuple(np.float32(c) for c in (
 ))  # fmt: skip
 
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def flat_floats(*arrays) -> bool:
+    """Whether a loop may walk ``arrays`` as flat memory: C-contiguous NumPy arrays of one
+    float32/float64 dtype (``None`` entries are skipped)."""
+    present = [a for a in arrays if a is not None]
+    dtype = present[0].dtype
+    return dtype in FLOAT_DTYPES and all(
+        type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == dtype for a in present
+    )
+
+
 def enabled() -> bool:
     """Whether compiled loops are used: Numba imports and ``RILLET_DISABLE_JIT`` is unset."""
     return _numba() is not None

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ArgumentTypeError
 from . import _erf
 from . import _rules as rules
-from ._jit import loop_kernel
+from ._jit import flat_floats, loop_kernel
 from ._registry import Spec, defop
 from .elementwise import (
     _NUMERIC,
@@ -87,16 +87,9 @@ def _relu_grad_loop(g, y, out, zero, one):
         out[i] = g[i] * (one if y[i] > 0 else zero)
 
 
-_FLAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _flat_operands(g, y, out) -> bool:
     """The compiled loop applies: C-contiguous NumPy arrays of one shape and floating dtype."""
-    arrays = (g, y) if out is None else (g, y, out)
-    return g.dtype in _FLAT_DTYPES and all(
-        type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == g.dtype
-        and a.shape == g.shape for a in arrays
-    )  # fmt: skip
+    return flat_floats(g, y, out) and y.shape == g.shape and (out is None or out.shape == g.shape)
 
 
 @relu_grad.defvjp

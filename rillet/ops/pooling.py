@@ -18,7 +18,7 @@ import numpy as np
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, ShapeError
 from . import _rules as rules
-from ._jit import loop_kernel
+from ._jit import flat_floats, loop_kernel
 from ._registry import Spec, defop
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
@@ -295,8 +295,6 @@ def _max_pool_grad_tiled(xp, x, g, plan: _Plan, out):
 # 0.3ms (0.55ms right after a cache-flushing NumPy run) against 1.75ms for the NumPy tiled
 # path, the pool 0.11ms against 0.37ms.
 
-_PAIR_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _pairs_loop(kernel, plan: _Plan, *arrays):
     """``kernel.compiled`` where it applies to ``arrays`` (``None`` entries are skipped), else
@@ -304,13 +302,7 @@ def _pairs_loop(kernel, plan: _Plan, *arrays):
     floating dtype."""
     if plan.window != (2, 2) or plan.strides != (2, 2) or any(b or a for b, a in plan.pads):
         return None
-    present = [a for a in arrays if a is not None]
-    dtype = present[0].dtype
-    if dtype not in _PAIR_DTYPES or not all(
-        type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == dtype for a in present
-    ):
-        return None
-    return kernel.compiled
+    return kernel.compiled if flat_floats(*arrays) else None
 
 
 @loop_kernel

@@ -101,7 +101,7 @@ def apply_adam(
 def _update(xp, loop, numpy_path, gradient, variables, scalars) -> None:
     """Run ``loop`` (compiled) or else ``numpy_path`` on the variables' buffers, made safe to
     write, with the scalars in their dtype."""
-    arrays = [_writable(v) for v in variables]
+    arrays = [v._own_buffer() for v in variables]
     dtype = arrays[0].dtype
     scalars = [dtype.type(s) for s in scalars]
     run = loop.compiled
@@ -114,14 +114,6 @@ def _update(xp, loop, numpy_path, gradient, variables, scalars) -> None:
     # twice. Infinities and NaNs propagate as IEEE says, as in the compiled loop.
     with np.errstate(all="ignore"):
         numpy_path(xp, gradient, *arrays, *scalars)
-
-
-def _writable(variable):
-    """The variable's buffer, safe to update in place: copied first when a tensor elsewhere
-    still holds it (a read that must keep the old value) or when it is not contiguous."""
-    if not (variable._exclusive() and variable._array.flags.c_contiguous):
-        variable._replace(np.array(variable._array, order="C", copy=True))
-    return variable._array
 
 
 def _adam_numpy(xp, g, w, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):

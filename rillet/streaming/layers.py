@@ -213,7 +213,8 @@ class StreamingRNN(StreamingLayer):
 
     def __init__(self, layer: Layer, stride=1, start=0):
         super().__init__(layer, stride, start)
-        _make_c_contiguous(layer.weights)
+        for variable in layer.weights:  # the per-frame kernels read their weights row by row
+            variable._own_buffer()
 
     def reads_count(self) -> bool:
         return self.start > 0  # only to keep the warm-up frames out of the states
@@ -230,15 +231,6 @@ class StreamingRNN(StreamingLayer):
             mask = ops.broadcast_to(valid, (x.shape[0], x.shape[1]))
         _, outputs, new_states = self.layer.inner_loop(x, states, mask, False)
         return outputs, list(new_states)
-
-
-def _make_c_contiguous(variables) -> None:
-    """Give each variable a C-contiguous buffer with the same values where it has another
-    layout (the orthogonal initializer's recurrent kernels are column-major): the per-frame
-    RNN kernels read their weights row by row, and would copy them on every frame."""
-    for variable in variables:
-        if not variable._array.flags.c_contiguous:
-            variable._replace(np.ascontiguousarray(variable._array))
 
 
 class Window(StreamingLayer):

@@ -139,8 +139,7 @@ def prepare_variables(variables: tuple) -> None:
     """Make each variable's buffer its own and C-contiguous, so that the region's threads
     update it in place (the copy-on-write check of ``assign``, done once for all slices)."""
     for variable in variables:
-        if not (variable._exclusive() and variable._array.flags.c_contiguous):
-            variable._replace(np.array(variable._array, order="C", copy=True))
+        variable._own_buffer()
 
 
 def run_parallel(region, size: int, threads: int, *args) -> None:
