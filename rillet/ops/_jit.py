@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import types
 
 import numpy as np
 
@@ -37,6 +38,33 @@ TANH_P = tuple(np.float32(c) for c in (
 TANH_Q = tuple(np.float32(c) for c in (
     1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03,
 ))  # fmt: skip
+
+
+def loop_helper(py_func):
+    """Decorator: a plain function that loop kernels call (:func:`tanh32`). It stays a Python
+    function, for the loops' Python path; when a loop kernel that names it as a global is
+    compiled, the helper is compiled too (inlined into the loop) and that name in the loop's
+    module is rebound to the compiled helper."""
+    _HELPERS[py_func] = None
+    return py_func
+
+
+_HELPERS: dict = {}  # helper -> its compiled form, None until a loop that calls it compiles
+
+
+@loop_helper
+def tanh32(z):
+    """tanh by the rational approximation above (``TANH_CLAMP``, ``TANH_P``, ``TANH_Q``); NaN
+    stays NaN."""
+    z = min(max(z, -TANH_CLAMP), TANH_CLAMP)
+    z2 = z * z
+    p = TANH_P[0]
+    for c in TANH_P[1:]:
+        p = p * z2 + c
+    q = TANH_Q[0]
+    for c in TANH_Q[1:]:
+        q = q * z2 + c
+    return z * p / q
 
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -124,6 +152,12 @@ class LoopKernel:
 
 
 def _njit(numba, py_func):
+    namespace = py_func.__globals__
+    for name, value in list(namespace.items()):
+        if isinstance(value, types.FunctionType) and value in _HELPERS:
+            if _HELPERS[value] is None:
+                _HELPERS[value] = numba.njit(inline="always", error_model="numpy")(value)
+            namespace[name] = _HELPERS[value]
     try:
         return numba.njit(cache=True, nogil=True, error_model="numpy")(py_func)
     except RuntimeError:  # no file to cache beside (a function made by exec): compile only

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import TANH_CLAMP, TANH_P, TANH_Q, loop_kernel
+from ._jit import loop_helper, loop_kernel, tanh32
 
 __all__: list[str] = []
 
@@ -66,7 +66,16 @@ def gru_forward(xp, x, h0, kernel, recurrent_kernel, bias, mask, go_backwards: b
     batch, steps, features = x.shape
     units = recurrent_kernel.shape[0]
     biases = _biases(xp, bias, units, reset_after)
-    if steps == 1:  # a streaming frame: the loop projects it, saving two NumPy calls
+    if steps == 1 and mask is None and reset_after:  # a streaming frame
+        outputs, h = xp.empty((batch, 1, units), _F32), xp.empty((batch, units), _F32)
+        reserve = xp.empty((1, batch, 5 * units), _F32)
+        _gru_frame.compiled(
+            xp.ascontiguousarray(x).reshape(batch, features), xp.ascontiguousarray(kernel),
+            xp.ascontiguousarray(h0), xp.ascontiguousarray(recurrent_kernel), biases,
+            outputs, h, reserve,
+        )  # fmt: skip
+        return outputs, h, reserve
+    if steps == 1:  # the loop projects a single step's input, saving two NumPy calls
         proj = _NO_PROJECTION
     else:  # every step's input at once, in one GEMM
         proj = xp.matmul(x.reshape(batch * steps, features), kernel)
@@ -96,9 +105,6 @@ _NO_PROJECTION = np.empty((0, 0, 0), np.float32)
 _HALF = np.float32(0.5)
 _ZERO = np.float32(0.0)
 
-# tanh's rational approximation: see rillet/ops/_jit.py.
-_CLAMP, _P, _Q = TANH_CLAMP, TANH_P, TANH_Q
-
 
 @loop_kernel
 def _gru_loop(x, kernel, proj, h0, rk, biases, mask, go_backwards, zero_output, reset_after):
@@ -118,20 +124,6 @@ def _gru_loop(x, kernel, proj, h0, rk, biases, mask, go_backwards, zero_output, 
     inner = np.empty((batch, n), rk.dtype)
     x_proj = np.empty((batch, n), rk.dtype)
     shown = np.zeros((batch, u), rk.dtype)
-
-    def tanh(z):
-        if z > _CLAMP:
-            z = _CLAMP
-        elif z < -_CLAMP:
-            z = -_CLAMP
-        z2 = z * z
-        p = _P[0]
-        for c in _P[1:]:
-            p = p * z2 + c
-        q = _Q[0]
-        for c in _Q[1:]:
-            q = q * z2 + c
-        return z * p / q
 
     def accumulate(acc, v, m, lo, hi):
         """acc[:, : hi - lo] = v @ m[:, lo:hi] for every batch row, four rows of m at a
@@ -167,11 +159,11 @@ def _gru_loop(x, kernel, proj, h0, rk, biases, mask, go_backwards, zero_output, 
                 for j in range(n):
                     a[j] += biases[1, j]
             for j in range(2 * u):  # z and r: sigmoid(x) = 0.5 * tanh(0.5 * x) + 0.5
-                res[j] = _HALF * tanh(_HALF * (p[j] + a[j])) + _HALF
+                res[j] = _HALF * tanh32(_HALF * (p[j] + a[j])) + _HALF
             if reset_after:  # h~ = tanh(x_h + r * (h @ R_h + b_h))
                 for j in range(u):
                     res[3 * u + j] = a[2 * u + j]
-                    res[2 * u + j] = tanh(p[2 * u + j] + res[u + j] * a[2 * u + j])
+                    res[2 * u + j] = tanh32(p[2 * u + j] + res[u + j] * a[2 * u + j])
         if not reset_after:  # h~ = tanh(x_h + (r * h) @ R_h)
             for b in range(batch):
                 for j in range(u):
@@ -181,7 +173,7 @@ def _gru_loop(x, kernel, proj, h0, rk, biases, mask, go_backwards, zero_output, 
                 p = x_proj[b] if proj.size == 0 else proj[b, source]
                 res = reserve[t, b]
                 for j in range(u):
-                    res[2 * u + j] = tanh(p[2 * u + j] + inner[b, j])
+                    res[2 * u + j] = tanh32(p[2 * u + j] + inner[b, j])
         for b in range(batch):
             res, hb = reserve[t, b], h[b]
             keep = mask.shape[0] == 0 or mask[b, source]
@@ -195,3 +187,47 @@ def _gru_loop(x, kernel, proj, h0, rk, biases, mask, go_backwards, zero_output, 
                     shown[b, j] = _ZERO
                 outputs[b, t, j] = shown[b, j]
     return outputs, h, reserve
+
+
+@loop_kernel
+def _gru_frame(x, kernel, h0, rk, biases, outputs, h, reserve):
+    """Fills ``outputs, h, reserve`` of one step of a ``reset_after`` GRU without a mask (a
+    streaming frame) as :func:`_gru_loop` computes them; ``x`` ``(batch, features)``."""
+    batch = x.shape[0]
+    u = rk.shape[0]
+    n = 3 * u
+    p, a = np.empty(n, rk.dtype), np.empty(n, rk.dtype)
+    for b in range(batch):
+        res = reserve[0, b]
+        _vector_matrix(p, x[b], kernel)
+        _vector_matrix(a, h0[b], rk)
+        for j in range(n):
+            p[j] += biases[0, j]
+            a[j] += biases[1, j]
+        for j in range(u):
+            res[4 * u + j] = h0[b, j]
+            res[3 * u + j] = a[2 * u + j]
+        for j in range(2 * u):  # z and r: sigmoid(x) = 0.5 * tanh(0.5 * x) + 0.5
+            res[j] = _HALF * tanh32(_HALF * (p[j] + a[j])) + _HALF
+        for j in range(u):  # h~ = tanh(x_h + r * (h @ R_h + b_h))
+            hh = tanh32(p[2 * u + j] + res[u + j] * a[2 * u + j])
+            res[2 * u + j] = hh
+            h[b, j] = hh + res[j] * (h0[b, j] - hh)  # z * h + (1 - z) * h~
+            outputs[b, 0, j] = h[b, j]
+
+
+@loop_helper
+def _vector_matrix(acc, v, m):
+    """``acc[:] = v @ m`` for a vector ``v`` and a row-major ``m``, four rows of ``m`` at a
+    time (flat loops over contiguous rows, which vectorize)."""
+    acc[:] = _ZERO
+    rows = m.shape[0]
+    quads = rows - rows % 4
+    for i in range(0, quads, 4):
+        r0, r1, r2, r3 = m[i], m[i + 1], m[i + 2], m[i + 3]
+        v0, v1, v2, v3 = v[i], v[i + 1], v[i + 2], v[i + 3]
+        for j in range(acc.shape[0]):
+            acc[j] += (v0 * r0[j] + v1 * r1[j]) + (v2 * r2[j] + v3 * r3[j])
+    for i in range(quads, rows):
+        for j in range(acc.shape[0]):
+            acc[j] += v[i] * m[i, j]

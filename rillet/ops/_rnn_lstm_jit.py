@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import TANH_CLAMP, TANH_P, TANH_Q, loop_kernel
+from ._jit import loop_kernel, tanh32
 
 __all__: list[str] = []
 
 _F32 = np.dtype(np.float32)
 _HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
-
-# tanh's rational approximation: see rillet/ops/_jit.py.
-_CLAMP, _P, _Q = TANH_CLAMP, TANH_P, TANH_Q
 
 
 def applies(x, recurrent_kernel, defaults: bool) -> bool:
@@ -64,26 +61,15 @@ def _forward_step(z, bias, res, hx, t):
     zf, rf, nxt, h_next = z.reshape(-1), res[t].reshape(-1), res[t + 1].reshape(-1), hx[t + 1]
     h_next = h_next.reshape(-1)
 
-    def tanh(x):
-        x = min(max(x, -_CLAMP), _CLAMP)
-        x2 = x * x
-        num = _P[0]
-        for c in _P[1:]:
-            num = num * x2 + c
-        den = _Q[0]
-        for c in _Q[1:]:
-            den = den * x2 + c
-        return x * num / den
-
     for i in range(3 * ub):  # o, i, f: sigmoid(z) = 0.5 * tanh(z / 2) + 0.5
-        rf[i] = _HALF * tanh(zf[i] + bias[i]) + _HALF
+        rf[i] = _HALF * tanh32(zf[i] + bias[i]) + _HALF
     for i in range(ub):  # c~ (a loop from 0: one from 3 * ub does not vectorize)
         j = 3 * ub + i
-        rf[j] = tanh(zf[j] + bias[j])
+        rf[j] = tanh32(zf[j] + bias[j])
     for i in range(ub):
         c = rf[ub + i] * rf[3 * ub + i] + rf[2 * ub + i] * rf[4 * ub + i]
         nxt[4 * ub + i] = c
-        a = tanh(c)
+        a = tanh32(c)
         rf[5 * ub + i] = a
         h = rf[i] * a
         nxt[6 * ub + i] = h

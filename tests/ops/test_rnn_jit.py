@@ -206,3 +206,46 @@ def test_empty_sequence(rng):
     outputs, h, reserve = rnn.gru_forward.kernel(np, *args, None)
     assert outputs.shape == (2, 0, 4) and reserve.shape == (0, 2, 20)
     np.testing.assert_array_equal(h, args[1])
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_streaming_frame_equals_one_step_of_the_sequence_loop(rng, batch):
+    """One unmasked step (a streaming frame) runs its own kernel: the same values, bit for
+    bit, as the sequence loop's step, reserve included, and its Python source agrees."""
+    x, h0, kernel, recurrent, bias = _args(rng, batch, 1, 6, 9)
+    got = _rnn_jit.gru_forward(np, x, h0, kernel, recurrent, bias, None, False, False, True)
+    want = _rnn_jit._gru_loop.compiled(
+        x, kernel, _rnn_jit._NO_PROJECTION, h0, recurrent, bias, _rnn_jit._NO_MASK,
+        False, False, True,
+    )  # fmt: skip
+    for a, b, name in zip(got, want, ("outputs", "h", "reserve")):
+        assert a.shape == b.shape and a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    as_python = [np.empty_like(a) for a in got]
+    _rnn_jit._gru_frame.py_func(x[:, 0], kernel, h0, recurrent, bias, *as_python)
+    for a, b in zip(as_python, got):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_gradients_through_a_frame_reserve(rng, monkeypatch):
+    """The backward op reads a streaming frame's reserve as it reads the NumPy loop's."""
+    args = _args(rng, 2, 1, 3, 6)
+    g_seq, g_h = rng.standard_normal((2, 1, 6)), rng.standard_normal((2, 6))
+
+    def grads():
+        tensors = [rl.asarray(a) for a in args]
+        with rl.GradientTape() as tape:
+            for t in tensors:
+                tape.watch(t)
+            outputs, h = rnn.gru_sequence(*tensors, None)
+            loss = rl.sum(outputs * rl.asarray(g_seq, dtype="float32")) + rl.sum(
+                h * rl.asarray(g_h, dtype="float32")
+            )
+        return [g.numpy() for g in tape.gradient(loss, tensors)]
+
+    compiled = grads()
+    with monkeypatch.context() as patch:
+        patch.setattr(_rnn_jit, "applies", lambda *a: False)
+        numpy_path = grads()
+    for got, want in zip(compiled, numpy_path):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
