@@ -236,16 +236,18 @@ class ConcreteFunction:
 
         if not isinstance(self.executor, CompiledExecutor):
             return None
-        run_arrays = self.executor.run_arrays
+        run = self.executor.array_runner()
         structure = self.graph.output_structure
         wrap = Tensor._wrap
         if structure == ("T",):
-            return lambda args: wrap(run_arrays([a._value for a in args])[0])
+            if len(self.graph.inputs) == 1:
+                return lambda args: wrap(run(args[0]._value)[0])
+            return lambda args: wrap(run(*[a._value for a in args])[0])
         if structure[0] in "LU" and all(s == ("T",) for s in structure[1]):
             kind = list if structure[0] == "L" else tuple
-            return lambda args: kind([wrap(r) for r in run_arrays([a._value for a in args])])
+            return lambda args: kind([wrap(r) for r in run(*[a._value for a in args])])
         return lambda args: rebuild(
-            structure, iter([wrap(r) for r in run_arrays([a._value for a in args])])
+            structure, iter([wrap(r) for r in run(*[a._value for a in args])])
         )
 
 

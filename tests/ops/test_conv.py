@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import rillet as rl
 from rillet.errors import ArgumentError, DTypeError, ShapeError
+from rillet.ops import conv
 from tests.ops.opinfo.conv import (
     keras_transpose_size,
     naive_backprop_filter,
@@ -363,6 +364,38 @@ def test_single_channel_conv_and_filter_gradient_match_naive_loops(attrs):
     dw = rl.conv2d_backprop_filter(x, dy, filter_shape=w.shape, **attrs).numpy()
     expected = naive_backprop_filter(x, dy, w.shape, **attrs)
     np.testing.assert_allclose(dw, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("slice_pixels", [7, 16, 10_000])  # slices + rest, slices only, one GEMM
+@pytest.mark.parametrize("attrs", SINGLE_CHANNEL)
+def test_single_channel_filter_gradient_summed_over_pixel_slices(attrs, slice_pixels, monkeypatch):
+    """The filter gradient's GEMM runs over slices of the N*Ho*Wo pixels, then sums them."""
+    monkeypatch.setattr(conv, "_TAP_GEMM_PIXELS", slice_pixels)
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((4, 9, 8, 1))
+    dy = rng.standard_normal(rl.conv2d(x, np.zeros((3, 2, 1, 5)), **attrs).shape)
+    dw = rl.conv2d_backprop_filter(x, dy, filter_shape=(3, 2, 1, 5), **attrs).numpy()
+    expected = naive_backprop_filter(x, dy, (3, 2, 1, 5), **attrs)
+    np.testing.assert_allclose(dw, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_single_channel_filter_gradient_of_a_cnn_batch_matches_torch_in_float32():
+    """The first layer of the CNN benchmark: 43264 pixels, 21 whole slices and a rest."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((64, 28, 28, 1)).astype(np.float32)
+    dy = rng.standard_normal((64, 26, 26, 32)).astype(np.float32)
+    out = np.full((3, 3, 1, 32), np.nan, np.float32)
+    op = rl.ops.REGISTRY["conv2d_backprop_filter"]
+    got = op.kernel(np, x, dy, filter_shape=(3, 3, 1, 32), out=out)
+    assert got is out and got.dtype == np.float32
+    expected = torch.nn.grad.conv2d_weight(
+        torch.from_numpy(x.astype(np.float64)).permute(0, 3, 1, 2),
+        (32, 1, 3, 3),
+        torch.from_numpy(dy.astype(np.float64)).permute(0, 3, 1, 2),
+    )
+    expected = expected.permute(2, 3, 1, 0).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=2e-6 * np.abs(expected).max())
 
 
 def test_single_channel_conv_matches_torch_in_float32():

@@ -49,6 +49,7 @@ from ... import _context
 from ...config import intra_op_threads
 from ...errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
 from ...ops._rules import fmt
+from ...ops.epilogue import specialize as specialize_epilogue
 from ...ops.fused import specialize
 from ...ops.indexing import _numpy_basic
 from ...tensor import Tensor
@@ -116,6 +117,27 @@ class CompiledExecutor:
         finally:
             self._lock.release()
 
+    def array_runner(self):
+        """``run_arrays`` as a function of the input arrays (``run(*arrays)``), with its
+        common case (no checks on, the buffers free) in one frame: what ``rl.function``
+        calls for tensors of the traced shapes."""
+        program, lock, flags, slow = self._fast, self._lock, _context.FLAGS, self.run_arrays
+        fn = program.fn
+
+        def run(*feeds):
+            if flags.check_numerics or flags.check_rules or not lock.acquire(blocking=False):
+                return slow(list(feeds))
+            quiet = _quiet()
+            try:
+                return fn(*feeds)
+            except Exception as exc:
+                program.reraise(exc)
+            finally:
+                _loud(quiet)
+                lock.release()
+
+        return run
+
     def _program(self, pooled: bool, checked: bool) -> _Program:
         program = self._programs.get((pooled, checked))
         if program is None:
@@ -147,20 +169,25 @@ class _Program:
         quiet = _quiet()  # NaN and Inf are IEEE results, not warnings
         try:
             return self.fn(*feeds)
-        except RilletError as error:
-            node = self._failed_node(error.__traceback__)[0]
-            attach_context(error, None if node is None else node.op)
-            raise
-        except _KERNEL_ERRORS as exc:
-            node, shapes = self._failed_node(exc.__traceback__)
-            if node is None:
-                raise
-            raise ShapeError(
-                f"graph node {node.name} cannot compute on inputs of shapes {shapes}: {exc}",
-                op=node.op,
-            ) from exc
+        except Exception as exc:
+            self.reraise(exc)
         finally:
             _loud(quiet)
+
+    def reraise(self, exc: Exception) -> None:
+        """Raise ``exc``, which the program raised, naming the node whose line failed."""
+        if isinstance(exc, RilletError):
+            node = self._failed_node(exc.__traceback__)[0]
+            attach_context(exc, None if node is None else node.op)
+            raise exc
+        if isinstance(exc, _KERNEL_ERRORS):
+            node, shapes = self._failed_node(exc.__traceback__)
+            if node is not None:
+                raise ShapeError(
+                    f"graph node {node.name} cannot compute on inputs of shapes {shapes}: {exc}",
+                    op=node.op,
+                ) from exc
+        raise exc
 
     def _failed_node(self, tb) -> tuple[Node | None, str]:
         """The node whose line raised, and the shapes of its inputs at that moment."""
@@ -366,6 +393,11 @@ class _Lowering:
         out = self._out(node)
         if node.op == "fused_elementwise":
             return self._fused_call(node, inputs, out)
+        if node.op == "fused_matmul":  # a small product: its loop, the kernel's checks done
+            run = specialize_epilogue(*node.inputs, node.outputs[0], node.attrs["activation"])
+            if run is not None:
+                name = self._global(("run", id(node)), f"{node.name}_run", run)
+                return f"{name}({', '.join(inputs)}, {out or 'None'})"
         if node.op == "concat" and isinstance(node.attrs.get("axis"), int):
             # The kernel is np.concatenate; its inputs share the result's dtype here.
             if all(v is not None and v.dtype == node.outputs[0].dtype for v in node.inputs):

@@ -16,6 +16,8 @@ PIPELINE_SPEC = [
     ("constant_fold", "fold_constants"),
     ("cse", "eliminate_common_subexpressions"),
     ("prune", "prune"),
+    ("fuse_epilogue", "fuse_epilogue"),
+    ("fuse_pool_grad", "fuse_pool_grad"),
     ("fuse_elementwise", "fuse_elementwise"),
 ]
 

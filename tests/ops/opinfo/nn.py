@@ -7,7 +7,7 @@ import numpy as np
 import scipy.special as sp
 
 import rillet as rl
-from rillet.ops import nn, pooling
+from rillet.ops import nn, pool_routing, pooling
 from rillet.testing.opinfo import OpInfo, Sample, randn, uniform
 
 F16, BF16 = np.dtype(np.float16), rl.bfloat16
@@ -175,6 +175,49 @@ def _max_pool_grad_ref(x, g, **kwargs):
     return d_x
 
 
+def _max_pool_relu_grad_ref(x, g, **kwargs):
+    return _max_pool_grad_ref(x, g, **kwargs) * (x > 0)
+
+
+def _argmax_code(cells, positive_only: bool) -> int:
+    """The row-major index of a window's first maximum, or its size where none passes."""
+    passes = not np.isnan(cells).any() and (not positive_only or cells.max() > 0)
+    return int(np.argmax(cells)) if passes else cells.size
+
+
+def _max_pool_argmax_ref(x, positive_only=False, **kwargs):
+    codes = np.zeros(_out_shape(x.shape, **kwargs))
+    for out_at, b, c, region in _each_window(x.shape, kwargs):
+        codes[out_at] = _argmax_code(x[(b, *region, c)], positive_only)
+    return codes
+
+
+def _coded_cell(code, b, c, region):
+    """The input position of cell ``code`` of a window, or None for the "none" code."""
+    sizes = tuple(r.stop - r.start for r in region)
+    if code >= math.prod(sizes):
+        return None
+    offset = np.unravel_index(int(code), sizes)
+    return (b, *(r.start + o for r, o in zip(region, offset)), c)
+
+
+def _max_pool_scatter_ref(argmax, g, input_shape, **kwargs):
+    d_x = np.zeros(input_shape)
+    for out_at, b, c, region in _each_window(input_shape, kwargs):
+        at = _coded_cell(argmax[out_at], b, c, region)
+        if at is not None:
+            d_x[at] = g[out_at]
+    return d_x
+
+
+def _max_pool_gather_ref(argmax, h, **kwargs):
+    out = np.zeros(_out_shape(h.shape, **kwargs))
+    for out_at, b, c, region in _each_window(h.shape, kwargs):
+        at = _coded_cell(argmax[out_at], b, c, region)
+        out[out_at] = 0.0 if at is None else h[at]
+    return out
+
+
 def _max_pool_grad_grad_ref(x, h, **kwargs):
     out = np.zeros(_out_shape(x.shape, **kwargs))
     for out_at, b, c, region in _each_window(x.shape, kwargs):
@@ -223,6 +266,32 @@ def _max_pool_grad_grad_samples(rng, dtype):
     """(x, h) for max_pool_grad_grad: h has the input shape."""
     return [Sample((randn(rng, shape, dtype), randn(rng, shape, dtype)), dict(kw))
             for shape, kw in GRAD_CASES]  # fmt: skip
+
+
+# Windows that tile the input (what the argmax routing takes): cut edges, 1-D, 3x2.
+ROUTE_CASES = [((2, 4, 6, 3), dict(pool_size=2)), ((2, 5, 7, 2), dict(pool_size=2)),
+               ((1, 6, 4, 2), dict(pool_size=(3, 2))), ((2, 7, 3), dict(pool_size=2))]  # fmt: skip
+
+
+def _max_pool_argmax_samples(rng, dtype):
+    return [Sample((randn(rng, shape, dtype),), dict(kw, positive_only=positive_only))
+            for shape, kw in ROUTE_CASES for positive_only in (False, True)]  # fmt: skip
+
+
+def _random_argmax(rng, shape, kw):
+    """Cell indices of random windows, "none" (the window size) included."""
+    size = math.prod(pooling._plan(shape, kw["pool_size"], None, "valid").window)
+    return rng.integers(0, size + 1, _out_shape(shape, **kw)).astype(np.int8)
+
+
+def _max_pool_scatter_samples(rng, dtype):
+    return [Sample((_random_argmax(rng, shape, kw), randn(rng, _out_shape(shape, **kw), dtype)),
+                   dict(kw, input_shape=shape)) for shape, kw in ROUTE_CASES]  # fmt: skip
+
+
+def _max_pool_gather_samples(rng, dtype):
+    return [Sample((_random_argmax(rng, shape, kw), randn(rng, shape, dtype)), dict(kw))
+            for shape, kw in ROUTE_CASES]  # fmt: skip
 
 
 def _avg_pool_grad_samples(rng, dtype):
@@ -379,6 +448,14 @@ OPS = [
            tolerance=LOOSE),
     OpInfo("max_pool_grad_grad", pooling.max_pool_grad_grad, _max_pool_grad_grad_ref,
            _max_pool_grad_grad_samples),
+    OpInfo("max_pool_relu_grad", pooling.max_pool_relu_grad, _max_pool_relu_grad_ref,
+           _pool_grad_samples, tolerance=LOOSE),
+    OpInfo("max_pool_argmax", pool_routing.max_pool_argmax, _max_pool_argmax_ref,
+           _max_pool_argmax_samples, grad=False),
+    OpInfo("max_pool_scatter", pool_routing.max_pool_scatter, _max_pool_scatter_ref,
+           _max_pool_scatter_samples, tolerance=LOOSE),
+    OpInfo("max_pool_gather", pool_routing.max_pool_gather, _max_pool_gather_ref,
+           _max_pool_gather_samples, tolerance=LOOSE),
     OpInfo("avg_pool1d", rl.avg_pool1d, _pool_ref(np.mean), _pool_samples(1), grad2=True,
            tolerance=LOOSE),
     OpInfo("avg_pool2d", rl.avg_pool2d, _pool_ref(np.mean), _pool_samples(2), grad2=True,
