@@ -249,3 +249,41 @@ def test_gradients_through_a_frame_reserve(rng, monkeypatch):
         numpy_path = grads()
     for got, want in zip(compiled, numpy_path):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+class _Spec:
+    def __init__(self, a):
+        self.shape, self.dtype = a.shape, a.dtype
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_a_compiled_graph_runs_a_frame_through_its_specialized_call(rng, with_bias):
+    x, h0, kernel, recurrent, bias = _args(rng, 2, 1, 4, 5, bias=with_bias)
+    arrays = [x, h0, kernel, recurrent, bias, None]
+    specs = [None if a is None else _Spec(a) for a in arrays]
+    run = _rnn_jit.specialize_frame(*specs)
+    assert run is not None
+    got, want = run(*arrays), rnn.gru_forward.kernel(np, *arrays)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"steps": 2},
+        {"batch": _rnn_jit.MAX_BATCH + 1},
+        {"dtype": np.float64},
+        {"mask": True},
+        {"reset_after": False},
+        {"activation": "relu"},
+    ],
+)
+def test_only_frames_get_a_specialized_call(rng, change):
+    batch, steps = change.get("batch", 1), change.get("steps", 1)
+    args = _args(rng, batch, steps, 4, 5, change.get("reset_after", True))
+    args = [a.astype(change.get("dtype", np.float32)) for a in args]
+    mask = _Spec(np.ones((batch, steps), bool)) if change.get("mask") else None
+    attrs = {"reset_after": change.get("reset_after", True),
+             "activation": change.get("activation", "tanh")}  # fmt: skip
+    assert _rnn_jit.specialize_frame(*[_Spec(a) for a in args], mask, **attrs) is None

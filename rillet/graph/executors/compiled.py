@@ -48,6 +48,7 @@ import numpy as np
 from ... import _context
 from ...config import intra_op_threads
 from ...errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
+from ...ops._rnn_jit import specialize_frame as specialize_gru_frame
 from ...ops._rules import fmt
 from ...ops.epilogue import specialize as specialize_epilogue
 from ...ops.fused import specialize
@@ -398,6 +399,11 @@ class _Lowering:
             if run is not None:
                 name = self._global(("run", id(node)), f"{node.name}_run", run)
                 return f"{name}({', '.join(inputs)}, {out or 'None'})"
+        if node.op == "gru_forward":  # a streaming frame: its loop, the kernel's checks done
+            run = specialize_gru_frame(*node.inputs, **node.attrs)
+            if run is not None:
+                name = self._global(("run", id(node)), f"{node.name}_run", run)
+                return f"{name}({', '.join(inputs)})"
         if node.op == "concat" and isinstance(node.attrs.get("axis"), int):
             # The kernel is np.concatenate; its inputs share the result's dtype here.
             if all(v is not None and v.dtype == node.outputs[0].dtype for v in node.inputs):
