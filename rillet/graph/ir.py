@@ -133,6 +133,14 @@ class Graph:
                     users.setdefault(id(value), []).append(node)
         return users
 
+    def use_counts(self) -> dict[int, int]:
+        """How many times each value (by ``id``) is read by a node or returned by the graph."""
+        uses: dict[int, int] = {}
+        for value in [v for n in self.nodes for v in n.inputs] + list(self.outputs):
+            if value is not None:
+                uses[id(value)] = uses.get(id(value), 0) + 1
+        return uses
+
     def op_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for node in self.nodes:

@@ -50,7 +50,7 @@ def fuse_pool_grad(graph: Graph) -> Graph:
 
 
 def _fuse_pairs(graph: Graph, names: set[str]) -> None:
-    uses = _use_counts(graph)
+    uses = graph.use_counts()
     dropped: set[int] = set()
     for node in graph.nodes:
         pool_grad = _fusable_pool_grad(node, uses)
@@ -58,15 +58,6 @@ def _fuse_pairs(graph: Graph, names: set[str]) -> None:
             _fuse(node, pool_grad, names)
             dropped.add(id(pool_grad))
     graph.nodes = [n for n in graph.nodes if id(n) not in dropped]
-
-
-def _use_counts(graph: Graph) -> dict[int, int]:
-    """How many times each value (by id) is read by a node or returned by the graph."""
-    uses: dict[int, int] = {}
-    for value in [v for n in graph.nodes for v in n.inputs] + list(graph.outputs):
-        if value is not None:
-            uses[id(value)] = uses.get(id(value), 0) + 1
-    return uses
 
 
 def _fusable_pool_grad(node: Node, uses: dict[int, int]) -> Node | None:

@@ -65,7 +65,7 @@ class _Rewriter:
         self.nodes: list[Node] = []
         self.subst: dict[int, Value] = {}
         self.names = {n.name for n in graph.nodes}
-        self.uses = _use_counts(graph)
+        self.uses = graph.use_counts()
 
     def resolve(self, value: Value) -> Value:
         return self.subst.get(id(value), value)
@@ -101,15 +101,6 @@ class _Rewriter:
             index += 1
         self.names.add(f"{op}_{index}")
         return f"{op}_{index}"
-
-
-def _use_counts(graph: Graph) -> dict[int, int]:
-    """How many times each value (by id) is read by a node or returned by the graph."""
-    uses: dict[int, int] = {}
-    for value in [v for n in graph.nodes for v in n.inputs] + list(graph.outputs):
-        if value is not None:
-            uses[id(value)] = uses.get(id(value), 0) + 1
-    return uses
 
 
 def _rewrite(node: Node, rw: _Rewriter) -> Value | None:
