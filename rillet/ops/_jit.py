@@ -44,7 +44,8 @@ def loop_helper(py_func):
     """Decorator: a plain function that loop kernels call (:func:`tanh32`). It stays a Python
     function, for the loops' Python path; when a loop kernel that names it as a global is
     compiled, the helper is compiled too (inlined into the loop) and that name in the loop's
-    module is rebound to the compiled helper."""
+    module is rebound to the compiled helper. Numba's disk cache knows only the loop's own
+    file: after editing a helper, clear the ``__pycache__`` of the loops that call it."""
     _HELPERS[py_func] = None
     return py_func
 
