@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .catalog import distinct, entry, pick_ranked
+import rillet as rl
+
+from .catalog import away_from, distinct, entry, pick_ranked
 
 # -- neural-network ops -------------------------------------------------------------------
 
@@ -82,6 +84,34 @@ entry(
 )
 
 
+# A Conv2D layer's trace, conv -> bias add -> relu: what the epilogue fusion pass fuses.
+def _conv_bias_relu_propose(builder):
+    (x, filters), attrs = _conv_propose(4)(builder)
+    channels = builder.shape(filters)[-1]
+    return [x, filters, builder.input((channels,))], attrs
+
+
+def _conv_bias_relu_guard(margin, attrs, x, filters, bias):
+    """The relu's input (the conv plus bias) away from relu's kink at 0 (False where the
+    conv itself is invalid: the step is then rejected as any invalid one)."""
+    try:
+        pre = rl.conv2d(rl.asarray(x), rl.asarray(filters), **attrs) + rl.asarray(bias)
+    except rl.errors.RilletError:
+        return False
+    return away_from(margin, pre.numpy(), 0.0)
+
+
+CONV_BIAS_RELU = "rl.relu(" + CONV.format(op="conv2d", extra=", groups={groups!r}") + " + {2})"
+entry(
+    "conv2d_bias_relu",
+    CONV_BIAS_RELU,
+    _conv_bias_relu_propose,
+    _conv_bias_relu_guard,
+    weight=0.3,
+    family="nn",
+)
+
+
 def _pool_propose(rank):
     def propose(builder):
         x, rng = _image(builder, rank), builder.rng
@@ -105,6 +135,17 @@ for _name, _rank in [("max_pool2d", 4), ("avg_pool2d", 4), ("max_pool1d", 3), ("
         0.3,
         "nn",
     )
+
+
+# relu then a max pool, as image models stack them: the pool-gradient fusion pass's pattern.
+entry(
+    "relu_max_pool2d",
+    POOL.format(op="max_pool2d").replace("({0}", "(rl.relu({0})"),
+    _pool_propose(4),
+    lambda margin, attrs, x: distinct(margin, x) and away_from(margin, x, 0.0),
+    0.3,
+    "nn",
+)
 
 
 def _softmax_propose(builder):
