@@ -77,6 +77,16 @@ class Node:
         return f"<Node {self.name} = {self.op}>"
 
 
+def fresh_name(names: set[str], op: str) -> str:
+    """A node name ``{op}_{k}`` not in ``names`` (the graph's node names, which it joins): for
+    passes that make nodes in a copied graph, whose name counter may repeat a name."""
+    index = len(names)
+    while f"{op}_{index}" in names:
+        index += 1
+    names.add(f"{op}_{index}")
+    return f"{op}_{index}"
+
+
 class Graph:
     """A dataflow graph with inputs (placeholders), nodes in program order and outputs.
 

@@ -33,7 +33,7 @@ import numpy as np
 from ... import _context
 from ...errors import RilletError
 from ...ops._registry import Spec
-from ..ir import CONSTANT, Graph, Node, Value
+from ..ir import CONSTANT, Graph, Node, Value, fresh_name
 from .cse import is_pure
 
 MAX_FOLD_BYTES = 1 << 20  # 1 MiB per folded node
@@ -54,7 +54,7 @@ def fold_constants(graph: Graph) -> Graph:
             nodes.append(node)
             continue
         for value, array in zip(node.outputs, results):
-            constant = _constant_node(array, _fresh_name(names))
+            constant = _constant_node(array, fresh_name(names, CONSTANT))
             nodes.append(constant)
             subst[id(value)] = constant.outputs[0]
     graph.nodes = nodes
@@ -107,13 +107,3 @@ def _makes_non_finite(inputs: list, results: list) -> bool:
 
 def _constant_node(array: np.ndarray, name: str) -> Node:
     return Node(CONSTANT, [], {"value": array}, [Spec(array.shape, array.dtype)], name)
-
-
-def _fresh_name(names: set[str]) -> str:
-    """A constant name no node of the graph uses yet (and reserve it)."""
-    index = len(names)
-    while f"constant_{index}" in names:
-        index += 1
-    name = f"constant_{index}"
-    names.add(name)
-    return name

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from ...errors import RilletError
 from ...ops._registry import REGISTRY
-from ..ir import Graph, Node, Value
+from ..ir import Graph, Node, Value, fresh_name
 
 FUSED = "max_pool_relu_grad"
 POOLS = ("max_pool1d", "max_pool2d")
@@ -82,16 +82,7 @@ def _fuse(node: Node, pool_grad: Node, names: set[str]) -> None:
     node.op = FUSED
     node.inputs = list(pool_grad.inputs)
     node.attrs = dict(pool_grad.attrs)
-    node.name = _fresh_name(names, FUSED)
-
-
-def _fresh_name(names: set[str], op: str) -> str:
-    """A node name unused in the graph (``names``, which it joins)."""
-    index = len(names)
-    while f"{op}_{index}" in names:
-        index += 1
-    names.add(f"{op}_{index}")
-    return f"{op}_{index}"
+    node.name = fresh_name(names, FUSED)
 
 
 def _route_by_argmax(graph: Graph, names: set[str]) -> None:
@@ -115,7 +106,7 @@ def _route_by_argmax(graph: Graph, names: set[str]) -> None:
         x, g = node.inputs
         node.op, node.inputs = "max_pool_scatter", [made[key], g]
         node.attrs = dict(node.attrs, input_shape=tuple(x.shape))
-        node.name = _fresh_name(names, "max_pool_scatter")
+        node.name = fresh_name(names, "max_pool_scatter")
     graph.nodes = [m for n in graph.nodes for m in [n, *after.get(id(n), [])]]
 
 
@@ -142,4 +133,4 @@ def _argmax_node(node: Node, positive_only: bool, names: set[str]) -> Node:
     x = node.inputs[0]
     attrs = dict(node.attrs, positive_only=positive_only)
     spec = REGISTRY["max_pool_argmax"].rule(x.spec, **attrs)
-    return Node("max_pool_argmax", [x], attrs, [spec], _fresh_name(names, "max_pool_argmax"))
+    return Node("max_pool_argmax", [x], attrs, [spec], fresh_name(names, "max_pool_argmax"))

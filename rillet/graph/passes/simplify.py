@@ -32,7 +32,7 @@ from ...errors import RilletError
 from ...ops._registry import REGISTRY, Spec
 from ...ops._rules import normalize_axes
 from ...ops.indexing import Slice
-from ..ir import CONSTANT, Graph, Node, Value
+from ..ir import CONSTANT, Graph, Node, Value, fresh_name
 
 # ``ones_like``/``zeros_like``/``full_like`` of a known shape become constants up to this
 # size (enough for the seed of a gradient); larger ones stay ops, but rewrites still see
@@ -84,23 +84,16 @@ class _Rewriter:
             return None
         if type(spec) is not Spec or not _same_spec(spec, want):
             return None
-        node = Node(op, inputs, attrs, [spec], self._fresh_name(op))
+        node = Node(op, inputs, attrs, [spec], fresh_name(self.names, op))
         self.nodes.append(node)
         simpler = _rewrite(node, self)  # the new node may simplify further (left dead then)
         return node.outputs[0] if simpler is None else simpler
 
     def constant(self, array: np.ndarray) -> Value:
         spec = Spec(array.shape, array.dtype)
-        node = Node(CONSTANT, [], {"value": array}, [spec], self._fresh_name(CONSTANT))
+        node = Node(CONSTANT, [], {"value": array}, [spec], fresh_name(self.names, CONSTANT))
         self.nodes.append(node)
         return node.outputs[0]
-
-    def _fresh_name(self, op: str) -> str:
-        index = len(self.names)
-        while f"{op}_{index}" in self.names:
-            index += 1
-        self.names.add(f"{op}_{index}")
-        return f"{op}_{index}"
 
 
 def _rewrite(node: Node, rw: _Rewriter) -> Value | None:
