@@ -60,6 +60,15 @@ from ..passes.memory_plan import ALIGNMENT, MemoryPlan, kernel_traits, plan_memo
 from . import parallel
 from .interpreter import _feed
 
+# Kernels specialized to a node's static specs: op -> (node -> ``run(*inputs, out)`` or None).
+# On a batch-1 streaming step the kernels' own checks cost more than their loops.
+_SPECIALIZERS = {
+    "fused_matmul": lambda node: specialize_epilogue(
+        *node.inputs, node.outputs[0], node.attrs["activation"]
+    ),  # a small product's loop
+    "gru_forward": lambda node: specialize_gru_frame(*node.inputs, **node.attrs),  # a frame
+}
+
 # Errors a kernel raises on inputs it cannot take, reported as ShapeError as in eager mode.
 _KERNEL_ERRORS = (ValueError, TypeError, IndexError, np.exceptions.AxisError)
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -394,16 +403,11 @@ class _Lowering:
         out = self._out(node)
         if node.op == "fused_elementwise":
             return self._fused_call(node, inputs, out)
-        if node.op == "fused_matmul":  # a small product: its loop, the kernel's checks done
-            run = specialize_epilogue(*node.inputs, node.outputs[0], node.attrs["activation"])
-            if run is not None:
-                name = self._global(("run", id(node)), f"{node.name}_run", run)
-                return f"{name}({', '.join(inputs)}, {out or 'None'})"
-        if node.op == "gru_forward":  # a streaming frame: its loop, the kernel's checks done
-            run = specialize_gru_frame(*node.inputs, **node.attrs)
-            if run is not None:
-                name = self._global(("run", id(node)), f"{node.name}_run", run)
-                return f"{name}({', '.join(inputs)})"
+        specializer = _SPECIALIZERS.get(node.op)
+        run = None if specializer is None else specializer(node)
+        if run is not None:  # the kernel's checks done once, here
+            name = self._global(("run", id(node)), f"{node.name}_run", run)
+            return f"{name}({', '.join(inputs)}, {out or 'None'})"
         if node.op == "concat" and isinstance(node.attrs.get("axis"), int):
             # The kernel is np.concatenate; its inputs share the result's dtype here.
             if all(v is not None and v.dtype == node.outputs[0].dtype for v in node.inputs):
