@@ -12,10 +12,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+AOT := rillet/ops/_aot_loops.json
 
 .PHONY: venv demo test lint format clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(AOT)
 	@:
 
 # Re-install only when pyproject.toml is newer than the stamp (pip is slow even as a no-op).
@@ -24,6 +25,14 @@ $(STAMP): pyproject.toml
 	@echo "installing rillet and its test tools into $(VENV) ..."
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lint]"
 	@touch $(STAMP)
+
+# The loop kernels with ahead-of-time signatures, compiled for this CPU into one extension
+# module (rillet/ops/_aot.py): a process whose loops all match it never loads Numba and LLVM.
+# Rebuilt when an op module changes; where the build fails, the loops compile on first use.
+$(AOT): $(STAMP) $(wildcard rillet/ops/*.py)
+	@echo "building the ahead-of-time loop kernels ..."
+	@$(PY) -m rillet.ops._aot >/dev/null || \
+		echo "the ahead-of-time build failed: loops will be compiled on first use (Numba)"
 
 demo: venv
 	$(VENV)/bin/rillet train examples/digits_cnn.py demo_output
@@ -67,6 +76,7 @@ bench-fit: bench-tools $(BENCH_STAMP)
 # BENCH_ARGS="--quick" (every worker once) or BENCH_ARGS="--workloads mlp,cnn --rounds 3".
 .PHONY: bench
 bench: bench-tools $(BENCH_STAMP)
+	@$(PY) -m compileall -q rillet  # as pip does on install (the peers' were, in .venv-bench)
 	$(PY) benchmarks/suite/run.py $(BENCH_ARGS)
 
 # End-to-end keyword spotting (examples/kws/README.md): make the data set with espeak-ng
@@ -97,5 +107,5 @@ format: venv
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis rillet/ops/_aot_loops.*
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

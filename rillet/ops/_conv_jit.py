@@ -90,7 +90,7 @@ def _window_rows(x, f_shape: tuple, out_size: tuple, strides, dilations, pads):
         yield start, start + part.shape[0], part.reshape(-1, kh * kw * c)
 
 
-@loop_kernel
+@loop_kernel(aot=("in:{f}[:, :, :, ::1], {f}[:, :, :, :, :, ::1], i8, i8, i8, i8, i8, i8",))
 def _im2col_loop(x, cols, s_h, s_w, d_h, d_w, top, left):
     """``cols[n, a, b, i, j] = x[n, a*s_h + i*d_h - top, b*s_w + j*d_w - left]``, or zeros
     where that pixel lies in the padding."""
@@ -113,7 +113,7 @@ def _im2col_loop(x, cols, s_h, s_w, d_h, d_w, top, left):
                                 dst[c] = 0
 
 
-@loop_kernel
+@loop_kernel(aot=("in:{f}[:, :, :, :, :, ::1], {f}[:, :, :, ::1], i8, i8, i8, i8, i8, i8",))
 def _col2im_loop(cols, d_x, s_h, s_w, d_h, d_w, top, left):
     """The adjoint of :func:`_im2col_loop`: each window row of ``cols`` added onto the
     pixels of ``d_x`` it was read from (the padding is dropped)."""

@@ -15,7 +15,7 @@ from ._jit import loop_kernel
 __all__: list[str] = []
 
 
-@loop_kernel
+@loop_kernel(aot=("{f}[:, ::1], in:{f}[::1], b1",))
 def bias_activation_loop(y, bias, relu):
     """``y[r] = act(y[r] + bias)`` in place, for ``y`` (rows, N) and ``bias`` (N,)."""
     for r in range(y.shape[0]):
@@ -27,7 +27,12 @@ def bias_activation_loop(y, bias, relu):
                 y[r, n] = v
 
 
-@loop_kernel
+@loop_kernel(
+    aot=(
+        "in:{f}[:, :, ::1], in:{f}[:, ::1], in:{f}[::1], {f}[:, :, ::1], b1",
+        "in:{f}[:, :, :], in:{f}[:, :], in:{f}[:], {f}[:, :, :], b1",
+    )
+)
 def linear_loop(x, w, bias, out, relu):
     """``out = act(x @ w + bias)`` for ``x`` (B, R, K), ``w`` (K, N), ``out`` (B, R, N)."""
     n_size = w.shape[1]

@@ -1,20 +1,24 @@
-"""Compiled loops for the few kernels NumPy cannot fuse: Numba, compiled on first use.
+"""Compiled loops for the few kernels NumPy cannot fuse: Numba, ahead of time or on first use.
 
 A kernel written as a plain loop over arrays (``@loop_kernel``) is compiled by Numba the first
 time it is asked for and cached on disk (``cache=True``), so a later process loads it in
-milliseconds. ``error_model="numpy"`` lets divisions vectorize (a division by zero gives
+milliseconds. A kernel that names ``aot`` signatures is also built ahead of time, at install
+(``rillet/ops/_aot.py``): a process whose kernels all match such a build never loads Numba
+or LLVM. ``error_model="numpy"`` lets divisions vectorize (a division by zero gives
 inf/nan as in NumPy instead of raising); there is no ``fastmath``, so results are IEEE exact
 and match the NumPy kernels they replace operation for operation.
 
-Callers keep a NumPy path: ``kernel.compiled`` is ``None`` when Numba is missing or when the
-environment variable ``RILLET_DISABLE_JIT`` is set (to compare the two paths, or to avoid
-the compile cost and the ~110 MB that LLVM adds to a process). Numba is imported only when a
-kernel is first asked for, so ``import rillet`` does not pay for it. Loops must not call
+Callers keep a NumPy path: ``kernel.compiled`` is ``None`` when Numba (and an ahead-of-time
+build) is missing or when the environment variable ``RILLET_DISABLE_JIT`` is set (to compare
+the two paths, or to avoid the compile cost and the ~110 MB that LLVM adds to a process).
+Numba is imported only when a kernel is first asked for that has no ahead-of-time build, so
+``import rillet`` does not pay for it. Loops must not call
 ``np.dot`` or other BLAS routines: Numba would call SciPy's BLAS, a second thread pool.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -24,7 +28,7 @@ import numpy as np
 
 __all__: list[str] = []
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # compiled -> jit -> _numba take it nested
 
 # tanh(x) ~ x * p(x^2) / q(x^2) on [-9, 9], the float32 approximation of Eigen (TensorFlow)
 # and ONNX Runtime's MLAS: within 7 ulp of the exact value, and a vectorizable fraction
@@ -81,6 +85,19 @@ def flat_floats(*arrays) -> bool:
     )
 
 
+def staggered_empty(shape: tuple, dtype, slot: int) -> np.ndarray:
+    """``np.empty(shape, dtype)`` whose data starts ``slot * 576`` bytes past a 4 KiB
+    boundary. A loop that walks several arrays in step stalls when their addresses agree
+    below 4 KiB (a load looks like it depends on the store before it: "4K aliasing"), and
+    large NumPy arrays, fresh from mmap, all start at the same place in a page: the LSTM's
+    step loop ran up to 5x slower so. Give the arrays one loop walks different slots."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + 8192, np.uint8)
+    start = (-raw.ctypes.data) % 4096 + (slot * 576) % 4096
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
+
+
 def enabled() -> bool:
     """Whether compiled loops are used: Numba imports and ``RILLET_DISABLE_JIT`` is unset."""
     return _numba() is not None
@@ -97,8 +114,12 @@ def _numba():
     return _NUMBA[0]
 
 
+def _disabled() -> bool:
+    return os.environ.get("RILLET_DISABLE_JIT", "").strip() not in ("", "0")
+
+
 def _import_numba():
-    if os.environ.get("RILLET_DISABLE_JIT", "").strip() not in ("", "0"):
+    if _disabled():
         return None
     try:
         import numba
@@ -123,25 +144,48 @@ def _without_scipy_blas() -> None:
 
 
 class LoopKernel:
-    """A Python loop function and, once asked for, its Numba-compiled version."""
+    """A Python loop function and, once asked for, its compiled version: the ahead-of-time
+    build where one matches the arguments (``aot`` signatures, ``rillet/ops/_aot.py``), else
+    Numba's just-in-time one."""
 
-    def __init__(self, py_func):
+    def __init__(self, py_func, aot: tuple[str, ...] = ()):
         self.py_func = py_func
         self.__name__ = py_func.__name__
         self.__doc__ = py_func.__doc__
+        self.key = f"{py_func.__module__}.{py_func.__qualname__}"
+        self.aot = tuple(dict.fromkeys(sig.format(f=f) for sig in aot for f in ("f4", "f8")))
         self._compiled = None
+        self._jit = None
+        if self.aot:
+            AOT_KERNELS.append(self)
 
     @property
     def compiled(self):
         """The compiled function, or None where compiled loops are off (see the module)."""
         if self._compiled is None:
-            numba = _numba()
-            if numba is None:
+            if _disabled() or (not self.aot and _numba() is None):
                 return None
+            from . import _aot
+
             with _LOCK:
                 if self._compiled is None:
-                    self._compiled = _njit(numba, self.py_func)
+                    self._compiled = _aot.dispatcher(self) or self.jit()
         return self._compiled
+
+    def resolve(self, *args):
+        """The compiled function that a call on ``args`` runs, or None where compiled loops
+        are off. Calling it directly on arrays of the same types, layouts and flags (the same
+        arrays, say, with other integer scalars) skips the argument checks of later calls."""
+        run = self.compiled
+        return getattr(run, "resolve", lambda *a: run)(*args) if run is not None else None
+
+    def jit(self):
+        """Numba's compiled version (compiled on the first call for new argument types), or
+        the Python loop where Numba is missing."""
+        if self._jit is None:
+            numba = _numba()
+            self._jit = self.py_func if numba is None else _njit(numba, self.py_func)
+        return self._jit
 
     def __call__(self, *args):
         """Run compiled when possible, else as the plain Python loop (slow: for tests)."""
@@ -152,20 +196,29 @@ class LoopKernel:
         return f"<loop kernel {self.__name__}>"
 
 
-def _njit(numba, py_func):
+AOT_KERNELS: list[LoopKernel] = []  # the kernels with ahead-of-time signatures, in import order
+
+
+def _njit(numba, py_func, cache: bool = True):
     namespace = py_func.__globals__
     for name, value in list(namespace.items()):
         if isinstance(value, types.FunctionType) and value in _HELPERS:
             if _HELPERS[value] is None:
                 _HELPERS[value] = numba.njit(inline="always", error_model="numpy")(value)
             namespace[name] = _HELPERS[value]
-    try:
-        return numba.njit(cache=True, nogil=True, error_model="numpy")(py_func)
-    except RuntimeError:  # no file to cache beside (a function made by exec): compile only
-        return numba.njit(nogil=True, error_model="numpy")(py_func)
+    if cache:
+        try:
+            return numba.njit(cache=True, nogil=True, error_model="numpy")(py_func)
+        except RuntimeError:  # no file to cache beside (a function made by exec): compile only
+            pass
+    return numba.njit(nogil=True, error_model="numpy")(py_func)
 
 
-def loop_kernel(py_func) -> LoopKernel:
-    """Decorator: ``py_func`` (loops over NumPy arrays, Numba's subset of Python) becomes a
-    :class:`LoopKernel`."""
-    return LoopKernel(py_func)
+def loop_kernel(py_func=None, *, aot: tuple[str, ...] = ()):
+    """Decorator: ``py_func`` (loops over NumPy arrays, Numba's subset of Python, returning
+    nothing) becomes a :class:`LoopKernel`. ``aot`` lists argument signatures to build ahead
+    of time, in Numba's notation (``"f4[:, ::1], f4[::1], b1"``); ``{f}`` stands for both
+    ``f4`` and ``f8``."""
+    if py_func is None:
+        return lambda func: LoopKernel(func, aot)
+    return LoopKernel(py_func, aot)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import loop_kernel, tanh32
+from ._jit import loop_kernel, staggered_empty, tanh32
 
 __all__: list[str] = []
 
@@ -50,7 +50,7 @@ def applies(x, recurrent_kernel, defaults: bool) -> bool:
     )
 
 
-@loop_kernel
+@loop_kernel(aot=("in:f4[:, ::1], in:f4[::1], f4[:, :, ::1], f4[:, :, ::1], i8",))
 def _forward_step(z, bias, res, hx, t):
     """Step ``t`` after its GEMM: ``z`` ``(4 * units, batch)`` the gates' pre-activations
     without the bias, ``bias`` ``(4 * units * batch,)`` each row's bias repeated over the
@@ -76,7 +76,11 @@ def _forward_step(z, bias, res, hx, t):
         h_next[i] = h
 
 
-@loop_kernel
+@loop_kernel(
+    aot=(
+        "in:f4[:, :, ::1], in:f4[:, :, ::1], f4[:, ::1], f4[:, ::1], f4[:, ::1], f4[:, :, ::1], i8",
+    )
+)
 def _backward_step(g_run, res, dh, dc, d, d_pre, t):
     """Step ``t`` of the backpropagation before its GEMM: from ``g_run[t]`` (the output's
     gradient), the reserve ``res[t]`` and the gradients ``dh, dc`` ``(units, batch)`` of
@@ -109,18 +113,22 @@ def lstm_forward(xp, x, h0, c0, kernel_t, rec_t, bias_t, go_backwards: bool) -> 
     batch, steps, features = x.shape
     u = rec_t.shape[1]
     weights = xp.concatenate([rec_t, kernel_t], axis=1)
-    hx = xp.empty((steps + 1, u + features, batch), _F32)  # [h_{t-1}; x_t] for each step
+    # [h_{t-1}; x_t] for each step; the arrays the step loops walk together never share their
+    # place in a 4 KiB page (staggered_empty: their rows are whole pages apart)
+    hx = staggered_empty((steps + 1, u + features, batch), _F32, 0)
     hx[:steps, u:] = x.transpose(1, 2, 0)[::-1] if go_backwards else x.transpose(1, 2, 0)
     hx[0, :u] = h0.T
     if bias_t is None:
-        bias = xp.zeros(4 * u * batch, _F32)
+        bias = staggered_empty((4 * u * batch,), _F32, 1)
+        bias[...] = 0
     else:
-        bias = xp.ascontiguousarray(xp.broadcast_to(bias_t, (4 * u, batch))).reshape(-1)
-    res = xp.empty((steps + 1, 7 * u, batch), _F32)
+        bias = staggered_empty((4 * u * batch,), _F32, 1)
+        bias.reshape(4 * u, batch)[...] = bias_t
+    res = staggered_empty((steps + 1, 7 * u, batch), _F32, 2)
     res[0, 4 * u : 5 * u] = c0.T
     res[0, 6 * u :] = h0.T
-    z = xp.empty((4 * u, batch), _F32)
-    step = _forward_step.compiled
+    z = staggered_empty((4 * u, batch), _F32, 3)
+    step = _forward_step.resolve(z, bias, res, hx, 0)  # the same arrays at every step
     for t in range(steps):
         xp.matmul(weights, hx[t], out=z)
         step(z, bias, res, hx, t)
@@ -132,12 +140,14 @@ def lstm_backward(xp, g_seq, g_h, g_c, rec, res) -> tuple:
     units, steps, batch)``, the states' gradients ``(units, batch)``. Each step is one call
     of :func:`_backward_step` and one GEMM."""
     steps, width, batch = res.shape
-    g_run = xp.ascontiguousarray(g_seq.transpose(1, 2, 0), dtype=_F32)
-    dh = xp.array(g_h.T, dtype=_F32, order="C")
-    dc = xp.array(g_c.T, dtype=_F32, order="C")
-    d_pre = xp.empty((4 * width // 7, steps, batch), _F32)
-    d = xp.empty((4 * width // 7, batch), _F32)
-    step = _backward_step.compiled
+    units = width // 7
+    g_run = staggered_empty((steps, units, batch), _F32, 4)
+    g_run[...] = g_seq.transpose(1, 2, 0)
+    dh, dc = staggered_empty((units, batch), _F32, 5), staggered_empty((units, batch), _F32, 6)
+    dh[...], dc[...] = g_h.T, g_c.T
+    d_pre = staggered_empty((4 * units, steps, batch), _F32, 0)
+    d = staggered_empty((4 * units, batch), _F32, 1)
+    step = _backward_step.resolve(g_run, res, dh, dc, d, d_pre, 0)  # the same at every step
     for t in reversed(range(steps)):
         step(g_run, res, dh, dc, d, d_pre, t)
         xp.matmul(rec, d, out=dh)

@@ -107,8 +107,9 @@ def fused_matmul(xp, x, w, bias, *, activation=None, out=None):
     relu = _check_activation(activation)
     rows, n_size = math.prod(x.shape[:-1]), w.shape[1]
     shape = (*x.shape[:-1], n_size)
-    loop = _loops.linear_loop.compiled
-    if loop is not None and _small(rows, x.shape[-1], n_size) and _floats(x, w, bias):
+    small = _small(rows, x.shape[-1], n_size) and _floats(x, w, bias)
+    loop = _loops.linear_loop.compiled if small else None  # asked for only when it would run
+    if loop is not None:
         y = _output(out, shape, x.dtype)
         loop(x.reshape(1, rows, x.shape[-1]), w, bias, y.reshape(1, rows, n_size), relu)
         return _write(out, y)
@@ -172,14 +173,14 @@ def specialize(x, w, bias, y, activation) -> Callable | None:
     small loop applies, else None. The kernel's checks are done here, once: on a batch-1
     step they cost more than the loop. ``out`` is a C-contiguous array of ``y``'s spec, or
     None for a new one."""
-    loop = _loops.linear_loop.compiled
     specs = (x, w, bias, y)
-    if loop is None or any(None in s.shape for s in specs) or len(w.shape) != 2:
+    if any(None in s.shape for s in specs) or len(w.shape) != 2:
         return None
     if y.dtype not in FLOAT_DTYPES or any(s.dtype != y.dtype for s in specs):
         return None
     rows, (k_size, n_size) = math.prod(x.shape[:-1]), w.shape
-    if not _small(rows, k_size, n_size):
+    loop = _loops.linear_loop.compiled if _small(rows, k_size, n_size) else None
+    if loop is None:  # (asked for only when it would run: it loads Numba)
         return None
     relu, shape, dtype = _check_activation(activation), tuple(y.shape), y.dtype
     x_rows = None if len(x.shape) == 3 else (1, rows, k_size)  # the loop takes 3-D arrays

@@ -165,7 +165,7 @@ def _max_pool_gather_vjp(h2, y, argmax, h, *, pool_size, strides, padding):
     return (None, max_pool_scatter(argmax, h2, input_shape=h.shape, **attrs))
 
 
-@loop_kernel
+@loop_kernel(aot=("in:{f}[:, :, :, ::1], i1[:, :, :, ::1], {f}, b1",))
 def _max_pool_argmax_2x2_loop(x, codes, zero, positive_only):
     """:func:`max_pool_argmax` of 2x2 windows at stride 2, as :func:`_max_pool_grad_2x2_loop`
     finds the cells."""
@@ -185,7 +185,7 @@ def _max_pool_argmax_2x2_loop(x, codes, zero, positive_only):
                     code[c] = cell if (m > zero) | (not positive_only) else 4
 
 
-@loop_kernel
+@loop_kernel(aot=("in:i1[:, :, :, ::1], in:{f}[:, :, :, ::1], {f}[:, :, :, ::1], {f}, {f}",))
 def _max_pool_scatter_2x2_loop(codes, g, d_x, zero, one):
     """:func:`max_pool_scatter` of 2x2 windows at stride 2 (the odd edges left alone)."""
     batch, rows, cols, channels = g.shape

@@ -318,7 +318,7 @@ def _pairs_loop(kernel, plan: _Plan, *arrays):
     return kernel.compiled if flat_floats(*arrays) else None
 
 
-@loop_kernel
+@loop_kernel(aot=("in:{f}[:, :, :, ::1], {f}[:, :, :, ::1]",))
 def _max_pool_2x2_loop(x, y):
     """``y[n, a, b] = max(x[n, 2a:2a+2, 2b:2b+2])`` per channel, NaN-propagating."""
     batch, rows, cols, channels = y.shape

@@ -108,7 +108,7 @@ def _update(xp, loop, numpy_path, gradient, variables, scalars) -> None:
     if run is not None:
         if not gradient.flags.c_contiguous:  # a transposed view, say: one copy, still one pass
             gradient = np.ascontiguousarray(gradient)
-        run(gradient, *arrays, *scalars)
+        run(gradient.reshape(-1), *[a.reshape(-1) for a in arrays], *scalars)
         return
     # Never warn halfway through (warnings may be errors): the update must not stop or run
     # twice. Infinities and NaNs propagate as IEEE says, as in the compiled loop.
@@ -131,7 +131,7 @@ def _adam_numpy(xp, g, w, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsil
     w -= step
 
 
-@loop_kernel
+@loop_kernel(aot=("in:{f}[::1], {f}[::1], {f}[::1], {f}[::1], {f}, {f}, {f}, {f}",))
 def _adam_loop(g, w, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     w, g, m, v = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
     for i in range(w.size):
@@ -174,7 +174,7 @@ def _rmsprop_numpy(xp, g, w, v, lr, rho, one_minus_rho, epsilon):
     w -= step
 
 
-@loop_kernel
+@loop_kernel(aot=("in:{f}[::1], {f}[::1], {f}[::1], {f}, {f}, {f}, {f}",))
 def _rmsprop_loop(g, w, v, lr, rho, one_minus_rho, epsilon):
     g, w, v = g.reshape(-1), w.reshape(-1), v.reshape(-1)
     for i in range(w.size):
@@ -223,7 +223,7 @@ def _nesterov_numpy(xp, g, w, m, lr, momentum):
     w += ahead
 
 
-@loop_kernel
+@loop_kernel(aot=("{f}[::1], {f}[::1], {f}[::1], {f}, {f}",))
 def _momentum_loop(g, w, m, lr, momentum):
     g, w, m = g.reshape(-1), w.reshape(-1), m.reshape(-1)
     for i in range(w.size):
@@ -232,7 +232,7 @@ def _momentum_loop(g, w, m, lr, momentum):
         w[i] += mi
 
 
-@loop_kernel
+@loop_kernel(aot=("{f}[::1], {f}[::1], {f}[::1], {f}, {f}",))
 def _nesterov_loop(g, w, m, lr, momentum):
     g, w, m = g.reshape(-1), w.reshape(-1), m.reshape(-1)
     for i in range(w.size):
