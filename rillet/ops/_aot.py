@@ -43,8 +43,9 @@ FORMAT = 1
 # /proc/cpuinfo flags that name instruction sets a compiled loop may use.
 _ISA = re.compile(r"(sse|ssse|avx|fma|f16c|bmi|popcnt|abm|lzcnt|movbe|adx|aes|sha|vpclmul"
                   r"|pclmul|gfni|vaes|asimd|sve|fp|neon)")  # fmt: skip
+RETURNS = " -> "  # "arguments -> result": a loop that returns arrays (made by Numba's runtime)
 READ = "in:"  # marks an array argument the loop only reads: it may be read-only
-_ARRAY = re.compile(r"^(f4|f8|i1|i8)\[([:, 1]*)\]$")
+_ARRAY = re.compile(r"^(f4|f8|i1|i8|b1)\[([:, 1]*)\]$")
 _SCALARS = {
     "f4": (np.float32,), "f8": (float, np.float64), "b1": (bool, np.bool_), "i8": (int, np.int64),
 }  # fmt: skip
@@ -52,8 +53,8 @@ _NAMES = {np.float32: "float32", float: "float", np.float64: "float64", bool: "b
           np.bool_: "bool_", int: "int", np.int64: "int64"}  # fmt: skip
 _GLOBALS = {
     "ndarray": np.ndarray, "f4": np.dtype(np.float32), "f8": np.dtype(np.float64),
-    "i1": np.dtype(np.int8), "i8": np.dtype(np.int64), "float32": np.float32,
-    "float64": np.float64, "bool_": np.bool_, "int64": np.int64,
+    "i1": np.dtype(np.int8), "i8": np.dtype(np.int64), "b1": np.dtype(np.bool_),
+    "float32": np.float32, "float64": np.float64, "bool_": np.bool_, "int64": np.int64,
 }  # fmt: skip
 _LOCK = threading.Lock()
 _LOADED: list = []  # [(module, manifest) or None], filled on first use
@@ -63,8 +64,10 @@ _LOADED: list = []  # [(module, manifest) or None], filled on first use
 
 
 def split_signature(signature: str) -> list[str]:
-    """The argument types of ``"f4[:, ::1], f4[::1], b1"``: commas inside brackets kept."""
-    return [part.strip() for part in re.split(r",\s*(?![^\[]*\])", signature)]
+    """The argument types of ``"f4[:, ::1], f4[::1], b1"`` (commas inside brackets kept), the
+    result type after `` -> `` left out."""
+    arguments = signature.partition(RETURNS)[0]
+    return [part.strip() for part in re.split(r",\s*(?![^\[]*\])", arguments)]
 
 
 def argument_check(spec: str, name: str) -> str:
@@ -82,19 +85,22 @@ def argument_check(spec: str, name: str) -> str:
         raise ValueError(f"aot signature: cannot check argument type {spec!r}")
     axes = found[2].split(",")
     contiguous = axes[-1].strip() == "::1"
-    if read_only:
-        flags = f"{name}.flags.aligned" + (f" and {name}.flags.c_contiguous" if contiguous else "")
-    else:  # carray: C-contiguous, aligned and writeable; behaved: aligned and writeable
-        flags = f"{name}.flags.{'carray' if contiguous else 'behaved'}"
+    # carray: C-contiguous, aligned and writeable; behaved: aligned and writeable
+    flags = f"{name}.flags.{'carray' if contiguous else 'behaved'}"
+    if read_only:  # (one flags object in the common, writeable case)
+        also = f" and {name}.flags.c_contiguous" if contiguous else ""
+        flags = f"({flags} or ({name}.flags.aligned{also}))"
     return (
-        f"type({name}) is ndarray and {name}.dtype is {found[1]} and {name}.ndim == {len(axes)}"
+        f"type({name}) is ndarray and {name}.dtype == {found[1]} and {name}.ndim == {len(axes)}"
         f" and {flags}"
     )
 
 
 def numba_signature(signature: str) -> str:
-    """``signature`` in Numba's notation: the read-only marks dropped."""
-    return signature.replace(READ, "")
+    """``signature`` in Numba's notation, ``result(arguments)`` (``void`` where it names no
+    result), the read-only marks dropped."""
+    arguments, _, result = signature.replace(READ, "").partition(RETURNS)
+    return f"{result or 'void'}({arguments})"
 
 
 def _dispatch_source(signatures: list[str], name: str, call: bool) -> str:
@@ -283,7 +289,7 @@ def _export(compiler, numba, kernel) -> dict:
     exports = []
     for index, signature in enumerate(kernel.aot):
         name = f"{module_name}__{kernel.__name__}__{index}"
-        compiler.export(name, f"void({numba_signature(signature)})")(forward)
+        compiler.export(name, numba_signature(signature))(forward)
         exports.append([name, signature])
     return {"code": code, "exports": exports}
 
@@ -299,7 +305,7 @@ def _forwarder(compiled, py_func):
     that the loop itself is compiled with its own options (numba.pycc's are fixed)."""
     names = ", ".join(py_func.__code__.co_varnames[: py_func.__code__.co_argcount])
     namespace = {"compiled": compiled}
-    exec(f"def forward({names}):\n    compiled({names})\n", namespace)  # noqa: S102
+    exec(f"def forward({names}):\n    return compiled({names})\n", namespace)  # noqa: S102
     return namespace["forward"]
 
 

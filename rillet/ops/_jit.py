@@ -215,10 +215,11 @@ def _njit(numba, py_func, cache: bool = True):
 
 
 def loop_kernel(py_func=None, *, aot: tuple[str, ...] = ()):
-    """Decorator: ``py_func`` (loops over NumPy arrays, Numba's subset of Python, returning
-    nothing) becomes a :class:`LoopKernel`. ``aot`` lists argument signatures to build ahead
-    of time, in Numba's notation (``"f4[:, ::1], f4[::1], b1"``); ``{f}`` stands for both
-    ``f4`` and ``f8``."""
+    """Decorator: ``py_func`` (loops over NumPy arrays, Numba's subset of Python) becomes a
+    :class:`LoopKernel`. ``aot`` lists argument signatures to build ahead of time, in Numba's
+    notation (``"f4[:, ::1], f4[::1], b1"``), ``in:`` before an array the loop only reads,
+    `` -> type`` after them for a loop that returns something; ``{f}`` stands for both ``f4``
+    and ``f8`` (``rillet/ops/_aot.py``)."""
     if py_func is None:
         return lambda func: LoopKernel(func, aot)
     return LoopKernel(py_func, aot)

@@ -118,9 +118,14 @@ def specialize_frame(x, h0, kernel, recurrent_kernel, bias, mask, *, go_backward
     if bias is not None and tuple(bias.shape) != (2, 3 * units):
         return None
     # What gru_forward's frame branch does, with the shapes bound now: a call less per frame.
-    frame, contiguous, empty = _gru_frame.compiled, np.ascontiguousarray, np.empty
+    # The arrays run passes are C-contiguous float32 of these shapes, so the loop's compiled
+    # form for such arrays is bound now too (its argument checks cost a quarter of a frame).
     no_bias = np.zeros((2, 3 * units), _F32)
     o_shape, h_shape, r_shape = (batch, 1, units), (batch, units), (1, batch, 5 * units)
+    shapes = ((batch, features), kernel.shape, h0.shape, recurrent_kernel.shape, no_bias.shape)
+    shapes += (o_shape, h_shape, r_shape)
+    frame = _gru_frame.resolve(*[np.empty(tuple(shape), _F32) for shape in shapes])
+    contiguous, empty = np.ascontiguousarray, np.empty
 
     def run(x, h0, kernel, recurrent_kernel, bias, mask, out=None):
         outputs, h, reserve = empty(o_shape, _F32), empty(h_shape, _F32), empty(r_shape, _F32)
@@ -151,7 +156,13 @@ _HALF = np.float32(0.5)
 _ZERO = np.float32(0.0)
 
 
-@loop_kernel
+@loop_kernel(
+    aot=(
+        "in:f4[:, :, ::1], in:f4[:, ::1], in:f4[:, :, ::1], in:f4[:, ::1], in:f4[:, ::1], "
+        "in:f4[:, ::1], in:b1[:, ::1], b1, b1, b1"
+        " -> Tuple((f4[:, :, ::1], f4[:, ::1], f4[:, :, ::1]))",
+    )
+)
 def _gru_loop(x, kernel, proj, h0, rk, biases, mask, go_backwards, zero_output, reset_after):
     """``(outputs, h, reserve)``, as the NumPy loop gives them, of the GRU over every step of
     ``x`` ``(batch, steps, features)`` from ``h0`` ``(batch, units)``: ``proj`` ``(batch,
@@ -216,7 +227,12 @@ def _gru_loop(x, kernel, proj, h0, rk, biases, mask, go_backwards, zero_output, 
     return outputs, h, reserve
 
 
-@loop_kernel
+@loop_kernel(
+    aot=(
+        "in:f4[:, ::1], in:f4[:, ::1], in:f4[:, ::1], in:f4[:, ::1], in:f4[:, ::1], "
+        "f4[:, :, ::1], f4[:, ::1], f4[:, :, ::1]",
+    )
+)
 def _gru_frame(x, kernel, h0, rk, biases, outputs, h, reserve):
     """Fills ``outputs, h, reserve`` of one step of a ``reset_after`` GRU without a mask (a
     streaming frame) as :func:`_gru_loop` computes them; ``x`` ``(batch, features)``."""

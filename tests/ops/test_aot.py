@@ -179,6 +179,17 @@ print(train(dense, rng.standard_normal((32, 20)).astype(np.float32), rng.integer
 print(train(cnn, images, rng.integers(0, 3, 64), rl.optimizers.SGD(0.1, 0.9, nesterov=True)))
 print(train(lstm, rng.standard_normal((4, 6, 5)).astype(np.float32), rng.integers(0, 3, 4),
             rl.optimizers.RMSprop(1e-2)))
+gru = rl.Sequential([rl.Input((6, 5)), layers.GRU(8), layers.Dense(3)])
+print(train(gru, rng.standard_normal((4, 6, 5)).astype(np.float32), rng.integers(0, 3, 4),
+            rl.optimizers.Adam(1e-2)))
+kws = rl.Sequential([
+    rl.Input((None, 5)), layers.Conv1D(6, 3, padding="causal", activation="relu"),
+    layers.GRU(8, return_sequences=True), layers.Dense(3),
+])
+stream = rl.function(rl.streaming.to_streaming(kws))
+clip = rng.standard_normal((1, 12, 5)).astype(np.float32)
+frames = [stream(rl.asarray(clip[:, t : t + 1])).numpy() for t in range(12)]
+print(zlib.crc32(np.concatenate(frames, axis=1).tobytes()), zlib.crc32(kws(clip).numpy().tobytes()))
 print("numba" in sys.modules)
 """
 
@@ -192,15 +203,16 @@ def _train(**env) -> tuple[list[str], str]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    *results, numba_loaded = done.stdout.split("\n")[:4]
+    *results, numba_loaded = done.stdout.split("\n")[:6]
     return results, numba_loaded
 
 
 @needs_build
-def test_dense_cnn_and_lstm_models_train_without_numba_to_the_just_in_time_bits():
-    """Dense + Adam, Conv2D + max pool + SGD with Nesterov momentum, LSTM + RMSprop, small
-    products and large: every loop they run is built ahead of time, and the losses and
-    weights are those of Numba's just-in-time loops, bit for bit."""
+def test_models_train_and_stream_without_numba_to_the_just_in_time_bits():
+    """Dense + Adam, Conv2D + max pool + SGD with Nesterov momentum, LSTM + RMSprop, GRU +
+    Adam, and a Conv1D + GRU model streamed frame by frame and run whole: every loop they
+    run is built ahead of time, and the losses, weights and outputs are those of Numba's
+    just-in-time loops, bit for bit."""
     aot_results, numba_loaded = _train(RILLET_DISABLE_AOT="")
     assert numba_loaded == "False"
     jit_results, numba_loaded = _train(RILLET_DISABLE_AOT="1")
