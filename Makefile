@@ -5,6 +5,7 @@
 #   make fuzz   differential fuzzing of graph mode (FUZZ_SECONDS=600)
 #   make bench  the benchmark suite against PyTorch, TensorFlow, JAX, ONNX Runtime (~20 min)
 #   make bench-graph  graph executor overhead and the compiled MLP step vs eager
+#   make bench-aot  loops built ahead of time vs Numba's just-in-time (time, memory)
 #   make bench-fit  fit throughput against Keras (TensorFlow) and PyTorch (~5 min)
 #   make kws    keyword spotting end to end: espeak-ng data, training, streaming (~5 min)
 
@@ -45,6 +46,12 @@ test: venv
 .PHONY: bench-graph
 bench-graph: venv
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/graph_overhead.py
+
+# Loops built ahead of time against Numba's just-in-time ones: step time, peak RSS and first
+# call of rillet's suite workers, each way (benchmarks/aot_loops.py; results in RESULTS.md).
+.PHONY: bench-aot
+bench-aot: venv
+	$(PY) benchmarks/aot_loops.py $(BENCH_AOT_ARGS)
 
 # The peers live in their own environment, .venv-bench, made on first use (a new peer list
 # gets a new stamp, so an older .venv-bench is topped up once).
