@@ -14,8 +14,9 @@ crashes. :func:`dispatcher` therefore calls one only when every argument matches
 exactly (array type, dtype, dimensions, layout, writeable and aligned; a scalar of the type
 Numba would infer), and hands anything else to the kernel's just-in-time version. A build is
 used only when the manifest's record of each kernel's code matches the code now (an edited
-loop falls back to just-in-time until rebuilt), when this CPU has every instruction-set
-feature of the machine that built it, and unless ``RILLET_DISABLE_AOT`` is set. Exported
+loop falls back to just-in-time until rebuilt), under the Python and NumPy it was built with,
+when this CPU has every instruction-set feature of the machine that built it, and unless
+``RILLET_DISABLE_AOT`` is set. Exported
 functions hold the GIL while they run.
 """
 
@@ -191,8 +192,9 @@ def _load() -> tuple[types.ModuleType, dict] | None:
         manifest = json.loads(MANIFEST.read_text())
     except (OSError, ValueError):
         return None
-    if manifest.get("format") != FORMAT or manifest.get("python") != sys.implementation.cache_tag:
-        return None
+    built_for = (manifest.get("format"), manifest.get("python"), manifest.get("numpy"))
+    if built_for != (FORMAT, sys.implementation.cache_tag, np.__version__):
+        return None  # another interpreter or NumPy (whose C API the module was built against)
     features = cpu_features()
     if not features or not set(manifest.get("cpu", ())) <= features:
         return None
@@ -268,6 +270,7 @@ def build(directory: Path | None = None) -> Path:
             "format": FORMAT,
             "build": build_id,
             "python": sys.implementation.cache_tag,
+            "numpy": np.__version__,
             "cpu": sorted(cpu_features()),
             "kernels": kernels,
         }

@@ -123,15 +123,15 @@ def test_a_stale_build_of_an_edited_loop_is_not_used():
 
 
 @needs_build
-def test_a_build_for_other_cpu_features_or_another_build_is_not_used(monkeypatch):
+def test_a_build_for_another_cpu_numpy_python_or_module_is_not_used(monkeypatch):
     _, manifest = _aot.library()
     monkeypatch.setattr(_aot, "cpu_features", lambda: frozenset(manifest["cpu"][1:]))
     assert _aot._load() is None
     monkeypatch.undo()
     assert _aot._load() is not None
-    other = {**manifest, "build": manifest["build"] + 1}
-    monkeypatch.setattr(_aot, "MANIFEST", _write(other))
-    assert _aot._load() is None
+    for change in ({"build": manifest["build"] + 1}, {"numpy": "1.0.0"}, {"python": "pypy"}):
+        monkeypatch.setattr(_aot, "MANIFEST", _write({**manifest, **change}))
+        assert _aot._load() is None, change
 
 
 def _write(manifest):
