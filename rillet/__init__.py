@@ -11,6 +11,7 @@
 
 # The Keras-style modules (activations ... utils) make ``import rillet as keras`` work.
 from . import (
+    _allocator,  # first: malloc's thresholds, before anything large is allocated
     _operators,
     activations,
     backend,
