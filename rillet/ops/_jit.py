@@ -18,7 +18,6 @@ Numba is imported only when a kernel is first asked for that has no ahead-of-tim
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import threading
@@ -83,19 +82,6 @@ def flat_floats(*arrays) -> bool:
     return dtype in FLOAT_DTYPES and all(
         type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == dtype for a in present
     )
-
-
-def staggered_empty(shape: tuple, dtype, slot: int) -> np.ndarray:
-    """``np.empty(shape, dtype)`` whose data starts ``slot * 576`` bytes past a 4 KiB
-    boundary. A loop that walks several arrays in step stalls when their addresses agree
-    below 4 KiB (a load looks like it depends on the store before it: "4K aliasing"), and
-    large NumPy arrays, fresh from mmap, all start at the same place in a page: the LSTM's
-    step loop ran up to 5x slower so. Give the arrays one loop walks different slots."""
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    raw = np.empty(nbytes + 8192, np.uint8)
-    start = (-raw.ctypes.data) % 4096 + (slot * 576) % 4096
-    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def enabled() -> bool:

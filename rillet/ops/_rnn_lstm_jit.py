@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import loop_kernel, staggered_empty, tanh32
+from ._jit import loop_kernel, tanh32
 
 __all__: list[str] = []
 
@@ -113,21 +113,17 @@ def lstm_forward(xp, x, h0, c0, kernel_t, rec_t, bias_t, go_backwards: bool) -> 
     batch, steps, features = x.shape
     u = rec_t.shape[1]
     weights = xp.concatenate([rec_t, kernel_t], axis=1)
-    # [h_{t-1}; x_t] for each step; the arrays the step loops walk together never share their
-    # place in a 4 KiB page (staggered_empty: their rows are whole pages apart)
-    hx = staggered_empty((steps + 1, u + features, batch), _F32, 0)
+    hx = xp.empty((steps + 1, u + features, batch), _F32)  # [h_{t-1}; x_t] for each step
     hx[:steps, u:] = x.transpose(1, 2, 0)[::-1] if go_backwards else x.transpose(1, 2, 0)
     hx[0, :u] = h0.T
     if bias_t is None:
-        bias = staggered_empty((4 * u * batch,), _F32, 1)
-        bias[...] = 0
+        bias = xp.zeros(4 * u * batch, _F32)
     else:
-        bias = staggered_empty((4 * u * batch,), _F32, 1)
-        bias.reshape(4 * u, batch)[...] = bias_t
-    res = staggered_empty((steps + 1, 7 * u, batch), _F32, 2)
+        bias = xp.ascontiguousarray(xp.broadcast_to(bias_t, (4 * u, batch))).reshape(-1)
+    res = xp.empty((steps + 1, 7 * u, batch), _F32)
     res[0, 4 * u : 5 * u] = c0.T
     res[0, 6 * u :] = h0.T
-    z = staggered_empty((4 * u, batch), _F32, 3)
+    z = xp.empty((4 * u, batch), _F32)
     step = _forward_step.resolve(z, bias, res, hx, 0)  # the same arrays at every step
     for t in range(steps):
         xp.matmul(weights, hx[t], out=z)
@@ -140,13 +136,11 @@ def lstm_backward(xp, g_seq, g_h, g_c, rec, res) -> tuple:
     units, steps, batch)``, the states' gradients ``(units, batch)``. Each step is one call
     of :func:`_backward_step` and one GEMM."""
     steps, width, batch = res.shape
-    units = width // 7
-    g_run = staggered_empty((steps, units, batch), _F32, 4)
-    g_run[...] = g_seq.transpose(1, 2, 0)
-    dh, dc = staggered_empty((units, batch), _F32, 5), staggered_empty((units, batch), _F32, 6)
-    dh[...], dc[...] = g_h.T, g_c.T
-    d_pre = staggered_empty((4 * units, steps, batch), _F32, 0)
-    d = staggered_empty((4 * units, batch), _F32, 1)
+    g_run = xp.ascontiguousarray(g_seq.transpose(1, 2, 0), dtype=_F32)
+    dh = xp.array(g_h.T, dtype=_F32, order="C")
+    dc = xp.array(g_c.T, dtype=_F32, order="C")
+    d_pre = xp.empty((4 * width // 7, steps, batch), _F32)
+    d = xp.empty((4 * width // 7, batch), _F32)
     step = _backward_step.resolve(g_run, res, dh, dc, d, d_pre, 0)  # the same at every step
     for t in reversed(range(steps)):
         step(g_run, res, dh, dc, d, d_pre, t)
