@@ -16,8 +16,7 @@ Numba would infer), and hands anything else to the kernel's just-in-time version
 used only when the manifest's record of each kernel's code matches the code now (an edited
 loop falls back to just-in-time until rebuilt), under the Python and NumPy it was built with,
 when this CPU has every instruction-set feature of the machine that built it, and unless
-``RILLET_DISABLE_AOT`` is set. Exported
-functions hold the GIL while they run.
+``RILLET_DISABLE_AOT`` is set. Exported functions hold the GIL while they run.
 """
 
 from __future__ import annotations
@@ -76,8 +75,7 @@ def argument_check(spec: str, name: str) -> str:
     type as ``spec``: a scalar (``f4``, ``f8``, ``b1``, ``i8``) or an array (``f4[:, ::1]``,
     of ``f4``, ``f8``, ``i1`` or ``i8``: 'C' layout when the last axis is ``::1``, any
     layout otherwise), aligned, and writeable unless marked ``in:`` (an array the loop only
-    reads: ``in:f4[::1]``). (A Python int beyond int64 is refused by the
-    exported function with an OverflowError, as by Numba's.)"""
+    reads: ``in:f4[::1]``)."""
     if spec in _SCALARS:
         return " or ".join(f"type({name}) is {_NAMES[kind]}" for kind in _SCALARS[spec])
     read_only = spec.startswith(READ)
@@ -202,8 +200,8 @@ def _load() -> tuple[types.ModuleType, dict] | None:
         module = importlib.import_module(f"{__package__}.{MODULE}")
     except ImportError:
         return None
-    if module.build_id() != manifest.get("build"):  # the module and manifest of one build
-        return None
+    if getattr(module, "build_id", lambda: None)() != manifest.get("build"):
+        return None  # the module and the manifest are not of one build
     return module, manifest
 
 
@@ -240,30 +238,20 @@ def make_dispatcher(exports: list[tuple[Callable, str]], fallback: Callable) -> 
 
 def build(directory: Path | None = None) -> Path:
     """Compile every loop kernel with ``aot`` signatures into ``directory`` (this package's
-    folder by default): the extension module, then its manifest, each moved into place whole
-    (a running process keeps the build it loaded). Returns the module's path."""
+    folder by default, the only one loaded from): the extension module, then its manifest,
+    each moved into place whole (a running process keeps the build it loaded). Returns the
+    module's path."""
     import tempfile
-    import warnings
 
     import rillet  # noqa: F401  (imports every op module, so every loop kernel is declared)
 
     numba = _jit._numba()
     if numba is None:
         raise RuntimeError("the ahead-of-time build needs Numba, and RILLET_DISABLE_JIT unset")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numba.pycc warns that it is pending deprecation
-        from numba.pycc import CC
     directory = Path(directory or MANIFEST.parent)
     build_id = int.from_bytes(os.urandom(6), "little")
     with tempfile.TemporaryDirectory(dir=directory) as scratch:
-        compiler = CC(MODULE)
-        compiler.output_dir, compiler.target_cpu, compiler.verbose = scratch, "host", False
-        compiler.export("build_id", "i8()")(_constant(build_id))
-        kernels = {key: _export(compiler, numba, kernel) for key, kernel in _kernels().items()}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compiler.compile()
-        (built,) = Path(scratch).glob(MODULE + ".*")
+        built, kernels = _compile(numba, Path(scratch), build_id)
         target = directory / built.name
         os.replace(built, target)
         manifest = {
@@ -278,6 +266,24 @@ def build(directory: Path | None = None) -> Path:
         partial.write_text(json.dumps(manifest, indent=1))
         os.replace(partial, directory / MANIFEST.name)
     return target
+
+
+def _compile(numba, scratch: Path, build_id: int) -> tuple[Path, dict]:
+    """The extension module, compiled into ``scratch`` for this CPU, and the manifest's record
+    of each kernel."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba.pycc warns that it is pending deprecation
+        from numba.pycc import CC
+
+        compiler = CC(MODULE)
+        compiler.output_dir, compiler.target_cpu, compiler.verbose = str(scratch), "host", False
+        compiler.export("build_id", "i8()")(_constant(build_id))
+        kernels = {key: _export(compiler, numba, kernel) for key, kernel in _kernels().items()}
+        compiler.compile()
+    (built,) = scratch.glob(MODULE + ".*")
+    return built, kernels
 
 
 def _kernels() -> dict:
