@@ -45,7 +45,7 @@ _ISA = re.compile(r"(sse|ssse|avx|fma|f16c|bmi|popcnt|abm|lzcnt|movbe|adx|aes|sh
                   r"|pclmul|gfni|vaes|asimd|sve|fp|neon)")  # fmt: skip
 RETURNS = " -> "  # "arguments -> result": a loop that returns arrays (made by Numba's runtime)
 READ = "in:"  # marks an array argument the loop only reads: it may be read-only
-_ARRAY = re.compile(r"^(f4|f8|i1|i8|b1)\[([:, 1]*)\]$")
+_ARRAY = re.compile(r"^(f4|f8|i1|i4|i8|b1)\[([:, 1]*)\]$")
 _SCALARS = {
     "f4": (np.float32,), "f8": (float, np.float64), "b1": (bool, np.bool_), "i8": (int, np.int64),
 }  # fmt: skip
@@ -53,7 +53,8 @@ _NAMES = {np.float32: "float32", float: "float", np.float64: "float64", bool: "b
           np.bool_: "bool_", int: "int", np.int64: "int64"}  # fmt: skip
 _GLOBALS = {
     "ndarray": np.ndarray, "f4": np.dtype(np.float32), "f8": np.dtype(np.float64),
-    "i1": np.dtype(np.int8), "i8": np.dtype(np.int64), "b1": np.dtype(np.bool_),
+    "i1": np.dtype(np.int8), "i4": np.dtype(np.int32), "i8": np.dtype(np.int64),
+    "b1": np.dtype(np.bool_),
     "float32": np.float32, "float64": np.float64, "bool_": np.bool_, "int64": np.int64,
 }  # fmt: skip
 _LOCK = threading.Lock()
@@ -73,9 +74,9 @@ def split_signature(signature: str) -> list[str]:
 def argument_check(spec: str, name: str) -> str:
     """A Python expression true for exactly the values of variable ``name`` that Numba would
     type as ``spec``: a scalar (``f4``, ``f8``, ``b1``, ``i8``) or an array (``f4[:, ::1]``,
-    of ``f4``, ``f8``, ``i1`` or ``i8``: 'C' layout when the last axis is ``::1``, any
-    layout otherwise), aligned, and writeable unless marked ``in:`` (an array the loop only
-    reads: ``in:f4[::1]``)."""
+    of ``f4``, ``f8``, ``i1``, ``i4``, ``i8`` or ``b1``: 'C' layout when the last axis is
+    ``::1``, any layout otherwise), aligned, and writeable unless marked ``in:`` (an array
+    the loop only reads: ``in:f4[::1]``)."""
     if spec in _SCALARS:
         return " or ".join(f"type({name}) is {_NAMES[kind]}" for kind in _SCALARS[spec])
     read_only = spec.startswith(READ)

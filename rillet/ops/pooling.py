@@ -337,7 +337,9 @@ def _max_pool_2x2_loop(x, y):
                     out[c] = v if (v > m) | (v != v) else m
 
 
-@loop_kernel
+@loop_kernel(
+    aot=("in:{f}[:, :, :, ::1], in:{f}[:, :, :, ::1], {f}[:, :, :, ::1], i4[::1], {f}, {f}, b1",)
+)
 def _max_pool_grad_2x2_loop(x, g, d_x, which, zero, one, positive_only):
     """Each window's ``g`` to the first cell (row-major) equal to the window's maximum, 0 to
     the others; nothing from a window holding NaN (``g * 0``: exactly what the NumPy tiled

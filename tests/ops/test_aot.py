@@ -153,9 +153,9 @@ import rillet as rl
 rng = np.random.default_rng(0)
 layers = rl.layers
 
-def train(model, x, y, optimizer):
+def train(model, x, y, optimizer, compiled=True):
     loss_fn = rl.losses.SparseCategoricalCrossentropy(from_logits=True)
-    @rl.function
+    @(rl.function if compiled else (lambda f: f))
     def step(x, y):
         with rl.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
@@ -177,6 +177,11 @@ images = rng.standard_normal((64, 10, 10, 1)).astype(np.float32)
 print(train(dense, rng.standard_normal((32, 20)).astype(np.float32), rng.integers(0, 3, 32),
             rl.optimizers.Adam(1e-2)))
 print(train(cnn, images, rng.integers(0, 3, 64), rl.optimizers.SGD(0.1, 0.9, nesterov=True)))
+pool = rl.Sequential([  # eager: max_pool_grad itself, no relu before the pool
+    rl.Input((10, 10, 1)), layers.Conv2D(4, 3), layers.MaxPooling2D(2), layers.Flatten(),
+    layers.Dense(3),
+])
+print(train(pool, images, rng.integers(0, 3, 64), rl.optimizers.Adam(1e-2), compiled=False))
 print(train(lstm, rng.standard_normal((4, 6, 5)).astype(np.float32), rng.integers(0, 3, 4),
             rl.optimizers.RMSprop(1e-2)))
 gru = rl.Sequential([rl.Input((6, 5)), layers.GRU(8), layers.Dense(3)])
@@ -203,14 +208,15 @@ def _train(**env) -> tuple[list[str], str]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    *results, numba_loaded = done.stdout.split("\n")[:6]
+    *results, numba_loaded = done.stdout.split("\n")[:7]
     return results, numba_loaded
 
 
 @needs_build
 def test_models_train_and_stream_without_numba_to_the_just_in_time_bits():
-    """Dense + Adam, Conv2D + max pool + SGD with Nesterov momentum, LSTM + RMSprop, GRU +
-    Adam, and a Conv1D + GRU model streamed frame by frame and run whole: every loop they
+    """Dense + Adam, Conv2D + max pool + SGD with Nesterov momentum (compiled, and eager
+    without a relu), LSTM + RMSprop, GRU + Adam, and a Conv1D + GRU model streamed frame by
+    frame and run whole: every loop they
     run is built ahead of time, and the losses, weights and outputs are those of Numba's
     just-in-time loops, bit for bit."""
     aot_results, numba_loaded = _train(RILLET_DISABLE_AOT="")
