@@ -217,7 +217,9 @@ def dispatcher(kernel) -> Callable | None:
     record = manifest["kernels"].get(kernel.key)
     if record is None or record["code"] != code_key(kernel.py_func):
         return None
-    exports = [(getattr(module, name), signature) for name, signature in record["exports"]]
+    exports = [(getattr(module, name, None), signature) for name, signature in record["exports"]]
+    if any(function is None for function, _ in exports):
+        return None  # a manifest that names what the module lacks
     return make_dispatcher(exports, kernel.jit)
 
 
