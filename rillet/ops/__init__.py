@@ -14,6 +14,7 @@ from . import (
     pool_routing,
     pooling,
     random,
+    rearrange,
     reduction,
     rnn,
     shapes,
@@ -31,6 +32,7 @@ from .linalg import *  # noqa: F403
 from .nn import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .random import *  # noqa: F403
+from .rearrange import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shapes import *  # noqa: F403
 from .sorting import *  # noqa: F403
@@ -42,6 +44,7 @@ FAMILIES = (
     reduction,
     linalg,
     shapes,
+    rearrange,
     indexing,
     sorting,
     nn,

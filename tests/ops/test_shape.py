@@ -10,7 +10,7 @@ import rillet as rl
 from rillet import _context
 from rillet.errors import ArgumentError, AxisError, ShapeError
 from rillet.ops import shapes as shape_ops
-from rillet.ops.shapes import repeat_sum, slice_region
+from rillet.ops.rearrange import repeat_sum, slice_region
 from rillet.testing import check_grads
 
 SETTINGS = settings(max_examples=60, deadline=None)

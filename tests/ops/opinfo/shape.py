@@ -3,6 +3,7 @@
 import numpy as np
 
 import rillet as rl
+from rillet.ops import rearrange as rearrange_ops
 from rillet.ops import shapes as shape_ops
 from rillet.testing.opinfo import OpInfo, Sample, randn
 
@@ -162,7 +163,7 @@ OPS = [
     ),
     OpInfo(
         "repeat_sum",
-        shape_ops.repeat_sum,
+        rearrange_ops.repeat_sum,
         _repeat_sum_ref,
         _shaped(
             [
@@ -190,7 +191,7 @@ OPS = [
     ),
     OpInfo(
         "slice_region",
-        shape_ops.slice_region,
+        rearrange_ops.slice_region,
         _slice_region_ref,
         _shaped(
             [
