@@ -8,6 +8,7 @@ from . import (
     elementwise,
     epilogue,
     fused,
+    gathers,
     indexing,
     linalg,
     nn,
@@ -27,6 +28,7 @@ from .control import *  # noqa: F403
 from .conv import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .gathers import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .nn import *  # noqa: F403
@@ -46,6 +48,7 @@ FAMILIES = (
     shapes,
     rearrange,
     indexing,
+    gathers,
     sorting,
     nn,
     pooling,

@@ -3,7 +3,7 @@
 Orderings are stable: equal values keep their order of appearance, in descending order too
 (as ``tf.math.top_k``: of equal values the lower index comes first). NaNs sort last in
 ascending order and first in descending order. Gradients scatter ``g`` back through the
-sorting permutation with :func:`~rillet.ops.indexing.scatter_add_along_axis`.
+sorting permutation with :func:`~rillet.ops.gathers.scatter_add_along_axis`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..errors import ArgumentError
 from . import _rules as rules
 from ._registry import Spec, defop
 from .creation import zeros_like
-from .indexing import scatter_add_along_axis
+from .gathers import scatter_add_along_axis
 
 __all__ = ["sort", "argsort", "top_k"]
 
