@@ -8,6 +8,8 @@
                                          loss/metric curves from a CSVLogger file or
                                          TensorBoard event files in LOGDIR
     rillet version
+    rillet build-loops                   compile the loop kernels ahead of time, for this CPU
+                                         (rillet/ops/_aot.py; make runs it)
 
 An error is one line on stderr and exit status 2; ``--debug`` shows the traceback instead.
 """
@@ -72,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     plot.set_defaults(run=_plot)
     version = sub.add_parser("version", help="print the rillet version")
     version.set_defaults(run=_version)
-    for command in (train, summary, predict, plot, version):
+    loops = sub.add_parser("build-loops", help="compile the loop kernels ahead of time")
+    loops.set_defaults(run=_build_loops)
+    for command in (train, summary, predict, plot, version, loops):
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     return parser
 
@@ -283,6 +287,16 @@ def _existing(path: str, what: str) -> str:
     if not os.path.exists(path):
         raise CommandError(f"{what} {path!r} does not exist")
     return path
+
+
+# -- build-loops ----------------------------------------------------------------------------
+
+
+def _build_loops(args) -> int:
+    from .ops import _aot
+
+    print(f"built {_aot.build()}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -156,3 +156,22 @@ def test_unknown_input_format_is_named(dense_model, tmp_path):
     (tmp_path / "x.txt").write_text("1 2 3\n")
     done = run_cli("predict", dense_model[0], tmp_path / "x.txt")
     assert done.returncode == 2 and "expected .npy, .csv or an image" in done.stderr
+
+
+def test_build_loops_runs_the_ahead_of_time_build_and_reports_its_failure(monkeypatch, capsys):
+    from pathlib import Path
+
+    from rillet.ops import _aot
+
+    monkeypatch.setattr(_aot, "build", lambda: Path("/somewhere/_aot_loops.so"))
+    assert cli.main(["build-loops"]) == 0
+    assert capsys.readouterr().out == "built /somewhere/_aot_loops.so\n"
+
+    def no_numba():
+        raise RuntimeError("the ahead-of-time build needs Numba")
+
+    monkeypatch.setattr(_aot, "build", no_numba)
+    assert cli.main(["build-loops"]) == 2
+    assert "rillet build-loops: RuntimeError: the ahead-of-time build needs Numba" in (
+        capsys.readouterr().err
+    )
