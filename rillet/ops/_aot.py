@@ -4,8 +4,8 @@ Numba's just-in-time compiler brings LLVM into the process: ~110 MiB of resident
 the first loop runs, more than the rest of a small training job. The loop kernels that name
 ``aot`` signatures (``@loop_kernel(aot=...)`` in ``_jit.py``) are therefore also compiled at
 install time, by ``rillet build-loops`` or ``python -m rillet.ops._aot`` (``make`` runs it;
-it needs Numba and a C compiler), with Numba's ahead-of-time compiler (``numba.pycc``) into one extension module
-beside this file, ``_aot_loops``, and a manifest ``_aot_loops.json``. They are compiled from
+it needs Numba and a C compiler), with Numba's ahead-of-time compiler (``numba.pycc``) into
+one extension module beside this file, ``_aot_loops``, and a manifest ``_aot_loops.json``. They are compiled from
 the same Python loops with the same options (``error_model="numpy"``, no ``fastmath``) for
 this machine's CPU, so they give the same bits as the just-in-time versions.
 
