@@ -5,9 +5,10 @@ the first loop runs, more than the rest of a small training job. The loop kernel
 ``aot`` signatures (``@loop_kernel(aot=...)`` in ``_jit.py``) are therefore also compiled at
 install time, by ``rillet build-loops`` or ``python -m rillet.ops._aot`` (``make`` runs it;
 it needs Numba and a C compiler), with Numba's ahead-of-time compiler (``numba.pycc``) into
-one extension module beside this file, ``_aot_loops``, and a manifest ``_aot_loops.json``. They are compiled from
-the same Python loops with the same options (``error_model="numpy"``, no ``fastmath``) for
-this machine's CPU, so they give the same bits as the just-in-time versions.
+one extension module beside this file, ``_aot_loops``, and a manifest ``_aot_loops.json``.
+They are compiled from the same Python loops with the same options (``error_model="numpy"``,
+no ``fastmath``) for this machine's CPU, so they give the same bits as the just-in-time
+versions.
 
 An exported function checks nothing: given an array of another dtype it reads garbage or
 crashes. :func:`dispatcher` therefore calls one only when every argument matches its signature
