@@ -32,6 +32,7 @@ from .pooling import (
     _start,
     _tiled,
     _tiles,
+    max_cell,
 )
 
 __all__: list[str] = []
@@ -167,8 +168,8 @@ def _max_pool_gather_vjp(h2, y, argmax, h, *, pool_size, strides, padding):
 
 @loop_kernel(aot=("in:{f}[:, :, :, ::1], i1[:, :, :, ::1], {f}, b1",))
 def _max_pool_argmax_2x2_loop(x, codes, zero, positive_only):
-    """:func:`max_pool_argmax` of 2x2 windows at stride 2, as :func:`_max_pool_grad_2x2_loop`
-    finds the cells."""
+    """:func:`max_pool_argmax` of 2x2 windows at stride 2, each window's cell by
+    :func:`~rillet.ops.pooling.max_cell` (as :func:`_max_pool_grad_2x2_loop` finds it)."""
     batch, rows, cols, channels = codes.shape
     for n in range(batch):
         for a in range(rows):
@@ -177,12 +178,7 @@ def _max_pool_argmax_2x2_loop(x, codes, zero, positive_only):
                 x00, x01, x10, x11 = x[n, h, w], x[n, h, w + 1], x[n, h + 1, w], x[n, h + 1, w + 1]
                 code = codes[n, a, b]
                 for c in range(channels):
-                    p, q, r, s = x00[c], x01[c], x10[c], x11[c]
-                    m = q if (q > p) | (q != q) else p
-                    m = r if (r > m) | (r != r) else m
-                    m = s if (s > m) | (s != s) else m
-                    cell = 0 if p == m else 1 if q == m else 2 if r == m else 3 if s == m else 4
-                    code[c] = cell if (m > zero) | (not positive_only) else 4
+                    code[c] = max_cell(x00[c], x01[c], x10[c], x11[c], zero, positive_only)
 
 
 @loop_kernel(aot=("in:i1[:, :, :, ::1], in:{f}[:, :, :, ::1], {f}[:, :, :, ::1], {f}, {f}",))

@@ -19,7 +19,7 @@ import numpy as np
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, ShapeError
 from . import _rules as rules
-from ._jit import flat_floats, loop_kernel
+from ._jit import flat_floats, loop_helper, loop_kernel
 from ._registry import Spec, defop
 from .activations import relu_grad
 
@@ -337,6 +337,18 @@ def _max_pool_2x2_loop(x, y):
                     out[c] = v if (v > m) | (v != v) else m
 
 
+@loop_helper
+def max_cell(p, q, r, s, zero, positive_only):
+    """The first of a 2x2 window's cells ``p, q, r, s`` (row-major) equal to its maximum; 4
+    (none) when the window holds NaN (its maximum is NaN, equal to no cell) or, with
+    ``positive_only``, when that maximum is not > ``zero``."""
+    m = q if (q > p) | (q != q) else p
+    m = r if (r > m) | (r != r) else m
+    m = s if (s > m) | (s != s) else m
+    cell = 0 if p == m else 1 if q == m else 2 if r == m else 3 if s == m else 4
+    return cell if (m > zero) | (not positive_only) else 4
+
+
 @loop_kernel(
     aot=("in:{f}[:, :, :, ::1], in:{f}[:, :, :, ::1], {f}[:, :, :, ::1], i4[::1], {f}, {f}, b1",)
 )
@@ -352,13 +364,8 @@ def _max_pool_grad_2x2_loop(x, g, d_x, which, zero, one, positive_only):
             for b in range(cols):
                 h, w = 2 * a, 2 * b
                 x00, x01, x10, x11 = x[n, h, w], x[n, h, w + 1], x[n, h + 1, w], x[n, h + 1, w + 1]
-                for c in range(channels):  # the maximum, NaN if any cell is NaN
-                    p, q, r, s = x00[c], x01[c], x10[c], x11[c]
-                    m = q if (q > p) | (q != q) else p
-                    m = r if (r > m) | (r != r) else m
-                    m = s if (s > m) | (s != s) else m
-                    cell = 0 if p == m else 1 if q == m else 2 if r == m else 3 if s == m else 4
-                    which[c] = cell if (m > zero) | (not positive_only) else 4
+                for c in range(channels):
+                    which[c] = max_cell(x00[c], x01[c], x10[c], x11[c], zero, positive_only)
                 grad = g[n, a, b]
                 for cell in range(4):
                     out = d_x[n, h + cell // 2, w + cell % 2]
