@@ -18,6 +18,7 @@ Numba is imported only when a kernel is first asked for that has no ahead-of-tim
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -100,6 +101,7 @@ def _numba():
     return _NUMBA[0]
 
 
+@functools.cache  # read once, as Numba's import and the ahead-of-time build are looked up once
 def _disabled() -> bool:
     return os.environ.get("RILLET_DISABLE_JIT", "").strip() not in ("", "0")
 

@@ -223,7 +223,7 @@ def _nesterov_numpy(xp, g, w, m, lr, momentum):
     w += ahead
 
 
-@loop_kernel(aot=("{f}[::1], {f}[::1], {f}[::1], {f}, {f}",))
+@loop_kernel(aot=("in:{f}[::1], {f}[::1], {f}[::1], {f}, {f}",))
 def _momentum_loop(g, w, m, lr, momentum):
     g, w, m = g.reshape(-1), w.reshape(-1), m.reshape(-1)
     for i in range(w.size):
@@ -232,7 +232,7 @@ def _momentum_loop(g, w, m, lr, momentum):
         w[i] += mi
 
 
-@loop_kernel(aot=("{f}[::1], {f}[::1], {f}[::1], {f}, {f}",))
+@loop_kernel(aot=("in:{f}[::1], {f}[::1], {f}[::1], {f}, {f}",))
 def _nesterov_loop(g, w, m, lr, momentum):
     g, w, m = g.reshape(-1), w.reshape(-1), m.reshape(-1)
     for i in range(w.size):
