@@ -9,36 +9,27 @@
 [2.0, 4.0, 6.0]
 """
 
-# The Keras-style modules (activations ... utils) make ``import rillet as keras`` work.
+# The Keras-style modules (activations ... utils) make ``import rillet as keras`` work. Those
+# a model's training step needs are imported here, the others on first use (``_lazy``).
 from . import (
     _allocator,  # first: malloc's thresholds, before anything large is allocated
+    _lazy,
     _operators,
     activations,
     backend,
-    callbacks,
     config,
     constraints,
-    data,
-    datasets,
-    debugging,
     dtypes,
     errors,
     graph,
     initializers,
     layers,
     losses,
-    metrics,
     models,
     ops,
     optimizers,
     random,
     regularizers,
-    saving,
-    signal,
-    streaming,
-    summary,
-    train,
-    utils,
 )
 from .autodiff.api import grad, value_and_grad
 from .autodiff.tape import GradientTape, UnconnectedGradients
@@ -62,9 +53,15 @@ from .graph import Graph, TensorSpec, function
 from .initializers import Initializer
 from .layers import Layer
 from .losses import Loss
-from .metrics import Metric
 from .models import Input, KerasTensor, Model, Sequential
-from .ops import *  # noqa: F403  (every family lists its ops in __all__)
+from .ops.activations import *  # noqa: F403  (each op family lists its ops in __all__)
+from .ops.creation import *  # noqa: F403
+from .ops.elementwise import *  # noqa: F403
+from .ops.linalg import *  # noqa: F403
+from .ops.nn import *  # noqa: F403
+from .ops.random import *  # noqa: F403
+from .ops.reduction import *  # noqa: F403
+from .ops.shapes import *  # noqa: F403
 from .ops.shapes import cast
 from .optimizers import Optimizer
 from .regularizers import Regularizer
@@ -78,10 +75,13 @@ _operators.install(Variable)
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    # rl.sklearn needs scikit-learn, an optional dependency: imported on first use.
-    if name == "sklearn":
-        import importlib
-
-        return importlib.import_module(".sklearn", __name__)
-    raise AttributeError(f"module 'rillet' has no attribute {name!r}")
+_SUBPACKAGES = ("callbacks", "data", "datasets", "debugging", "metrics", "saving", "signal")
+_SUBPACKAGES += ("streaming", "summary", "train", "utils")
+# rl.sklearn needs scikit-learn, an optional dependency: imported on first use, like these.
+__getattr__, __dir__ = _lazy.attach(
+    __name__,
+    submodules=_SUBPACKAGES,
+    names={"Metric": ".metrics"},
+    sources=("ops",),
+    unlisted=("sklearn",),
+)

@@ -9,8 +9,7 @@ symbolic ``Input``, and cloning/rebuilding models from their configuration.
 ((None, 2), 8)
 """
 
-from ..saving import load_model
-from .cloning import clone_model, model_from_config, model_from_json
+from .. import _lazy
 from .functional import Functional, deserialize_layer, serialize_layer
 from .model import Model
 from .sequential import Sequential
@@ -21,3 +20,17 @@ __all__ = [
     "clone_model", "model_from_config", "model_from_json", "serialize_layer",
     "deserialize_layer", "load_model",
 ]  # fmt: skip
+
+# Cloning and loading (zipfile, json, the saving package) are imported on first use.
+__getattr__, __dir__ = _lazy.attach(
+    __name__,
+    submodules=("cloning", "compile_utils", "saving", "summary"),
+    names={
+        "clone_model": ".cloning",
+        "model_from_config": ".cloning",
+        "model_from_json": ".cloning",
+        "load_model": "..saving",
+    },  # fmt: skip
+    public=__all__,
+)
+del __all__  # read through __getattr__: the names above are not attributes yet

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 
-from .. import metrics as _metrics
 from ..errors import ArgumentError
 from ..layers import layer as _layer
 from ..layers import masking
 from ..layers.layer import Layer
-from . import saving, summary
 from .symbolic import flatten, map_structure
 from .trainer import Trainer
 
@@ -78,7 +77,9 @@ class Model(Trainer, Layer):
         return self.__dict__.get("_output_masks")
 
     def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, _metrics.Metric) and not name.startswith("_"):
+        # Metrics are imported on first use: while their module is not, no value is one.
+        metric = sys.modules.get("rillet.metrics.metric")
+        if metric and isinstance(value, metric.Metric) and not name.startswith("_"):
             metrics = self.__dict__.setdefault("_metrics", [])
             if not any(value is m for m in metrics):
                 metrics.append(value)
@@ -127,7 +128,9 @@ class Model(Trainer, Layer):
         layer_range=None,
     ) -> None:
         """Print the layers, their output shapes and parameter counts (Keras's table)."""
-        summary.print_summary(
+        from .summary import print_summary
+
+        print_summary(
             self, line_length, positions, print_fn, expand_nested, show_trainable, layer_range
         )
 
@@ -136,6 +139,8 @@ class Model(Trainer, Layer):
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Write the weights to ``filepath`` (a NumPy ``.npz``, keyed by weight path),
         atomically: a crash never leaves a half-written file under that name."""
+        from . import saving
+
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def save(self, filepath, overwrite: bool = True) -> None:
@@ -148,6 +153,8 @@ class Model(Trainer, Layer):
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         """Read weights written by :meth:`save_weights` (no code is loaded: pickles are
         refused)."""
+        from . import saving
+
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     # -- configuration --------------------------------------------------------------------

@@ -16,7 +16,6 @@ import warnings
 import numpy as np
 
 from .. import dtypes as _dtypes
-from .. import metrics as _metrics
 from .. import ops
 from .. import optimizers as _optimizers
 from ..autodiff.tape import GradientTape
@@ -24,7 +23,6 @@ from ..errors import ArgumentError
 from ..graph.function import function
 from ..tensor import Tensor
 from . import data_adapter
-from .compile_utils import CompileLoss, CompileMetrics
 from .data_adapter import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .symbolic import flatten, map_structure
 
@@ -76,6 +74,9 @@ class Trainer:
                 f"compile: received steps_per_execution={steps_per_execution!r}, expected a "
                 "positive int"
             )
+        from .. import metrics as _metrics
+        from .compile_utils import CompileLoss, CompileMetrics
+
         self.optimizer = _optimizers.get(optimizer)
         names = getattr(self, "output_names", None)
         self.loss = loss
@@ -440,6 +441,8 @@ class Trainer:
 
 
 def _metric_names(metrics: list) -> list:
+    from .compile_utils import CompileMetrics
+
     names = []
     for metric in metrics:
         if isinstance(metric, CompileMetrics):

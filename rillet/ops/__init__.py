@@ -1,63 +1,58 @@
 """The op library. Each family module declares its ops once and lists them in ``__all__``."""
 
+import importlib
+
+from .. import _lazy
 from . import (
     activations,
-    control,
-    conv,
     creation,
     elementwise,
     epilogue,
-    fused,
-    gathers,
-    indexing,
     linalg,
     nn,
-    pool_routing,
-    pooling,
     random,
-    rearrange,
     reduction,
-    rnn,
     shapes,
-    sorting,
     state,
 )
 from ._registry import REGISTRY, OpDef, Spec, defop, get_op
 from .activations import *  # noqa: F403
-from .control import *  # noqa: F403
-from .conv import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
-from .gathers import *  # noqa: F403
-from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .nn import *  # noqa: F403
-from .pooling import *  # noqa: F403
 from .random import *  # noqa: F403
-from .rearrange import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shapes import *  # noqa: F403
-from .sorting import *  # noqa: F403
 
-FAMILIES = (
-    creation,
-    elementwise,
-    activations,
-    reduction,
-    linalg,
-    shapes,
-    rearrange,
-    indexing,
-    gathers,
-    sorting,
-    nn,
-    pooling,
-    conv,
-    random,
-    control,
-    rnn,
+# Every family, in the README's order. Those a dense model needs are imported above; the
+# others (and the fused and pool-routing ops) on first use: ``rl.ops.conv2d``, an op name
+# looked up in REGISTRY, or ``__all__``.
+FAMILY_NAMES = (
+    "creation", "elementwise", "activations", "reduction", "linalg", "shapes", "rearrange",
+    "indexing", "gathers", "sorting", "nn", "pooling", "conv", "random", "control", "rnn",
+)  # fmt: skip
+_ON_FIRST_USE = ("rearrange", "indexing", "gathers", "sorting", "pooling", "conv", "control")
+_ON_FIRST_USE += ("rnn", "fused", "pool_routing")
+
+
+def families() -> tuple:
+    """The op family modules, each listing its ops in ``__all__`` (imports them all)."""
+    return tuple(importlib.import_module(f"{__name__}.{name}") for name in FAMILY_NAMES)
+
+
+def _load_all() -> None:
+    for name in _ON_FIRST_USE:
+        importlib.import_module(f"{__name__}.{name}")
+
+
+REGISTRY.load_all = _load_all
+__getattr__, __dir__ = _lazy.attach(
+    __name__,
+    submodules=_ON_FIRST_USE,
+    sources=FAMILY_NAMES,
+    public=(),  # rl.ops.__all__ lists the families' ops only
 )
-__all__ = [name for family in FAMILIES for name in family.__all__]
 
 
 def shape(x) -> tuple:

@@ -247,7 +247,11 @@ def build(directory: Path | None = None) -> Path:
     module's path."""
     import tempfile
 
-    import rillet  # noqa: F401  (imports every op module, so every loop kernel is declared)
+    import rillet  # noqa: F401
+
+    from ._registry import REGISTRY
+
+    REGISTRY.load_all()  # every op module imported, so every loop kernel is declared
 
     numba = _jit._numba()
     if numba is None:

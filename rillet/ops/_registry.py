@@ -28,7 +28,52 @@ import numpy as np
 
 from ..errors import ArgumentTypeError, RilletError, attach_context
 
-REGISTRY: dict[str, OpDef] = {}
+
+class _Registry(dict):
+    """Op name -> :class:`OpDef`. Op families imported on first use (``rillet.ops``) register
+    when imported, so a name not found, a membership test that fails, or a walk over every op
+    first imports them all (``load_all``, set by ``rillet.ops``)."""
+
+    def load_all(self) -> None:
+        pass
+
+    def __missing__(self, name: str) -> OpDef:
+        self.load_all()
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        raise KeyError(name)
+
+    def __contains__(self, name) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        self.load_all()
+        return dict.__contains__(self, name)
+
+    def __iter__(self):
+        self.load_all()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self.load_all()
+        return dict.__len__(self)
+
+    def keys(self):
+        self.load_all()
+        return dict.keys(self)
+
+    def values(self):
+        self.load_all()
+        return dict.values(self)
+
+    def items(self):
+        self.load_all()
+        return dict.items(self)
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+
+REGISTRY: _Registry = _Registry()
 
 
 class Spec:
@@ -208,7 +253,7 @@ def defop(
             stateful=stateful,
             writes=writes,
         )
-        if op.name in REGISTRY:
+        if dict.__contains__(REGISTRY, op.name):
             raise ValueError(f"op {op.name!r} is registered twice")
         REGISTRY[op.name] = op
         return op

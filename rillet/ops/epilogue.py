@@ -41,7 +41,6 @@ from ._jit import FLOAT_DTYPES
 from ._registry import Spec, defop
 from ._rules import fmt
 from .activations import relu_grad
-from .conv import conv2d
 from .linalg import matmul
 
 __all__: list[str] = []
@@ -88,10 +87,16 @@ def _fused_matmul_rule(x, w, bias, *, activation=None):
     return _with_bias(matmul.rule(x, w), bias, activation)
 
 
+def _conv2d():
+    from .conv import conv2d  # the conv family is imported on first use
+
+    return conv2d
+
+
 def _fused_conv2d_rule(
     x, filters, bias, *, strides=1, padding="valid", dilations=1, groups=1, activation=None
 ):
-    spec = conv2d.rule(
+    spec = _conv2d().rule(
         x, filters, strides=strides, padding=padding, dilations=dilations, groups=groups
     )
     return _with_bias(spec, bias, activation)
@@ -148,7 +153,7 @@ def fused_conv2d(
     attributes as :func:`rillet.conv2d`, ``activation`` ``None`` or ``"relu"``."""
     relu = _check_activation(activation)
     attrs = dict(strides=strides, padding=padding, dilations=dilations, groups=groups)
-    y = conv2d.kernel(xp, x, filters, **attrs, out=out)
+    y = _conv2d().kernel(xp, x, filters, **attrs, out=out)
     return _write(out, bias_activation(xp, y, bias, relu))
 
 
@@ -156,7 +161,7 @@ def fused_conv2d(
 def _fused_conv2d_vjp(g, y, x, filters, bias, *, strides, padding, dilations, groups, activation):
     g = _through_activation(g, y, activation)
     attrs = dict(strides=strides, padding=padding, dilations=dilations, groups=groups)
-    return (*conv2d.vjp(g, None, x, filters, **attrs), g)
+    return (*_conv2d().vjp(g, None, x, filters, **attrs), g)
 
 
 def _through_activation(g, y, activation):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -167,7 +166,10 @@ _POOL: dict = {}
 _POOL_LOCK = threading.Lock()
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
+def _pool(threads: int):
+    """The intra-op thread pool (concurrent.futures, and the logging it imports, load here)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with _POOL_LOCK:
         pool = _POOL.get("pool")
         if pool is None or pool._max_workers < threads - 1:
