@@ -35,7 +35,6 @@ from .autodiff.api import grad, value_and_grad
 from .autodiff.tape import GradientTape, UnconnectedGradients
 from .device import Device, get_device
 from .dtypes import (
-    bfloat16,
     bool_,
     finfo,
     float16,
@@ -81,7 +80,7 @@ _SUBPACKAGES += ("streaming", "summary", "train", "utils")
 __getattr__, __dir__ = _lazy.attach(
     __name__,
     submodules=_SUBPACKAGES,
-    names={"Metric": ".metrics"},
+    names={"Metric": ".metrics", "bfloat16": ".dtypes"},  # bfloat16: ml_dtypes on first use
     sources=("ops",),
     unlisted=("sklearn",),
 )

@@ -37,7 +37,7 @@ warnings.filterwarnings(
     module=r"rillet\.",
 )
 
-_LOW_PRECISION = frozenset({_dtypes.float16, _dtypes.bfloat16})
+_LOW_PRECISION = _dtypes._LOW_PRECISION  # float16, and bfloat16 once it is loaded
 _FLOATING = _dtypes._FLOATING_SET
 
 

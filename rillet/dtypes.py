@@ -15,6 +15,11 @@ The standard leaves some mixes open; rillet settles them as JAX does:
 * integer with floating gives the floating type (``int64 + float16 -> float16``);
 * ``bfloat16 + float16 -> float32``.
 
+``bfloat16`` and ml_dtypes (a C++ extension, 2.5 MiB resident) are loaded on first need:
+reading ``rl.bfloat16`` or ``rl.dtypes.bfloat16``, naming ``"bfloat16"``, or meeting a bfloat16
+array (which only exists once ml_dtypes is imported). Until then the groups below hold the
+NumPy dtypes only; they are lists, so that every module holding one sees bfloat16 join it.
+
 Python scalars are *weak*: they take the dtype of the tensor they meet
 (``x_float16 * 2.0`` stays float16). A Python float meeting an integer or bool tensor, or
 standing alone, becomes ``float32``; a Python int standing alone becomes ``int64``.
@@ -22,7 +27,9 @@ standing alone, becomes ``float32``; a Python int standing alone becomes ``int64
 
 from __future__ import annotations
 
-import ml_dtypes
+import sys
+import threading
+
 import numpy as np
 
 bool_ = np.dtype(np.bool_)
@@ -32,21 +39,22 @@ int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 uint8 = np.dtype(np.uint8)
 float16 = np.dtype(np.float16)
-bfloat16 = np.dtype(ml_dtypes.bfloat16)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 
 DType = np.dtype
-ALL = (bool_, int8, int16, int32, int64, uint8, float16, bfloat16, float32, float64)
+ALL = [bool_, int8, int16, int32, int64, uint8, float16, float32, float64]
 INTEGER = (int8, int16, int32, int64, uint8)
-FLOATING = (float16, bfloat16, float32, float64)
-NUMERIC = INTEGER + FLOATING
+FLOATING = [float16, float32, float64]
+NUMERIC = [*INTEGER, *FLOATING]
 default_float = float32
 default_int = int64
 
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME["bool"] = bool_
 _BITS = {d: d.itemsize * 8 for d in ALL}
+_BFLOAT16 = "bfloat16"
+_REGISTERING = threading.Lock()
 
 
 def as_dtype(value) -> np.dtype:
@@ -59,10 +67,14 @@ def as_dtype(value) -> np.dtype:
         return default_int
     if value is bool:
         return bool_
+    if value == _BFLOAT16 and isinstance(value, str):
+        return _bfloat16()
     try:
         dtype = _BY_NAME[value] if isinstance(value, str) else np.dtype(value)
     except (TypeError, KeyError):
         dtype = None
+    if dtype is not None and dtype not in _BITS:
+        known(dtype)
     if dtype not in _BITS:
         from .errors import DTypeError
 
@@ -83,8 +95,9 @@ def is_bool(dtype: np.dtype) -> bool:
     return dtype == bool_
 
 
-_FLOATING_SET = frozenset(FLOATING)
+_FLOATING_SET = set(FLOATING)
 _INTEGER_SET = frozenset(INTEGER)
+_LOW_PRECISION = {float16}  # computed in float32 by ops that are not "native"
 
 
 def _promote_pair(a: np.dtype, b: np.dtype) -> np.dtype:
@@ -96,13 +109,13 @@ def _promote_pair(a: np.dtype, b: np.dtype) -> np.dtype:
     if a_float != b_float:
         return a if a_float else b
     if a_float:
-        if {a, b} == {float16, bfloat16}:
+        if {a.name, b.name} == {"float16", _BFLOAT16}:
             return float32
-        return a if _BITS[a] > _BITS[b] else b
+        return a if a.itemsize > b.itemsize else b
     if uint8 in (a, b):
         other = b if a == uint8 else a
-        return other if _BITS[other] > 8 else int16
-    return a if _BITS[a] > _BITS[b] else b
+        return other if other.itemsize > 1 else int16
+    return a if a.itemsize > b.itemsize else b
 
 
 _TABLE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
@@ -116,9 +129,54 @@ def result_type(*dtypes: np.dtype) -> np.dtype:
     return result
 
 
-def finfo(dtype) -> ml_dtypes.finfo:
-    """Machine limits of a floating dtype (bfloat16 included)."""
+def finfo(dtype):
+    """Machine limits of a floating dtype (bfloat16 included): an ``ml_dtypes.finfo``."""
+    import ml_dtypes
+
     return ml_dtypes.finfo(as_dtype(dtype))
+
+
+def known(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` is one of rillet's, registering bfloat16 when ``dtype`` is it (an
+    array of it can only exist once ml_dtypes is imported, by rillet or by the program)."""
+    if dtype in _BITS:
+        return True
+    ml_dtypes = sys.modules.get("ml_dtypes")
+    if ml_dtypes is not None and dtype == ml_dtypes.bfloat16:
+        _bfloat16()
+        return True
+    return False
+
+
+def _bfloat16() -> np.dtype:
+    """ml_dtypes' bfloat16, added to the groups and tables above on first use."""
+    found = _BY_NAME.get(_BFLOAT16)
+    if found is not None:
+        return found
+    import ml_dtypes
+
+    with _REGISTERING:
+        if _BFLOAT16 not in _BY_NAME:
+            dtype = np.dtype(ml_dtypes.bfloat16)
+            _FLOATING_SET.add(dtype)
+            every = [*ALL, dtype]
+            _TABLE.update({(a, b): _promote_pair(a, b) for a in every for b in every})
+            for group in (ALL, FLOATING, NUMERIC):  # after float16, as in Keras' lists
+                group.insert(group.index(float16) + 1, dtype)
+            _LOW_PRECISION.add(dtype)
+            _BITS[dtype] = 16  # from here on, known(dtype)
+            _BY_NAME[_BFLOAT16] = dtype
+    return _BY_NAME[_BFLOAT16]
+
+
+def __getattr__(name: str):
+    if name == _BFLOAT16:
+        return _bfloat16()
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), _BFLOAT16})
 
 
 def iinfo(dtype) -> np.iinfo:

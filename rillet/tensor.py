@@ -128,7 +128,7 @@ def _to_array(value, dtype=None, copy: bool = False) -> np.ndarray:
         array = value.astype(target or value.dtype, copy=copy)
     else:
         array = _python_to_array(value, target)
-    if array.dtype not in _dtypes._BITS:
+    if not _dtypes.known(array.dtype):
         raise DTypeError(f"cannot make a tensor of dtype {array.dtype} from {type(value).__name__}")
     return array
 
@@ -144,7 +144,7 @@ def _python_to_array(value, target) -> np.ndarray:
         ) from None
     if target is not None:
         return array.astype(target)
-    if isinstance(value, np.generic) and array.dtype in _dtypes._BITS:
+    if isinstance(value, np.generic) and _dtypes.known(array.dtype):
         return array
     if array.dtype == np.float64 and not isinstance(value, np.generic):
         return array.astype(_dtypes.default_float)

@@ -18,6 +18,7 @@ ON_FIRST_USE = [
     "rillet.streaming", "rillet.summary", "rillet.train", "rillet.ops.conv", "rillet.ops.rnn",
     "rillet.ops.control", "rillet.ops.pooling", "rillet.layers.convolutional",
     "rillet.layers.rnn", "rillet.models.cloning", "zipfile", "socket", "logging", "csv",
+    "ml_dtypes", "concurrent.futures",
 ]  # fmt: skip
 
 
@@ -161,3 +162,47 @@ def test_a_saved_conv_model_loads_in_a_fresh_process(tmp_path):
         """
     )
     np.testing.assert_allclose(found, model.predict(x), rtol=1e-6)
+
+
+def test_bfloat16_arrays_made_after_import_are_rillet_tensors():
+    found = run_fresh(
+        """
+        import json, sys
+        import numpy as np
+        import rillet as rl
+        before = "ml_dtypes" in sys.modules
+        import ml_dtypes  # the program's own import, after rillet's
+        x = np.array([0.5, 1.5, -2.0], ml_dtypes.bfloat16)
+        t = rl.asarray(x)
+        half = rl.asarray(np.ones(3, np.float16))
+        print(json.dumps([before, t.dtype.name, rl.exp(t).numpy().astype(np.float32).tolist(),
+                          (t + half).dtype.name, (t * 2.0).dtype.name,
+                          rl.bfloat16 in rl.dtypes.FLOATING, str(rl.bfloat16)]))
+        """
+    )
+    expected = np.exp(np.array([0.5, 1.5, -2.0], np.float32))
+    before, name, values, mixed, scaled, floating, shown = found
+    assert (before, name, mixed, scaled, floating, shown) == (
+        False, "bfloat16", "float32", "bfloat16", True, "bfloat16",
+    )  # fmt: skip
+    np.testing.assert_allclose(values, expected, rtol=2**-8)
+
+
+def test_naming_bfloat16_loads_it():
+    found = run_fresh(
+        """
+        import json, sys
+        import rillet as rl
+        z = rl.zeros((2,), dtype="bfloat16")
+        print(json.dumps([z.dtype.name, "ml_dtypes" in sys.modules,
+                          rl.dtypes.result_type(rl.bfloat16, rl.float16).name]))
+        """
+    )
+    assert found == ["bfloat16", True, "float32"]
+
+
+def test_an_unsupported_dtype_is_still_refused():
+    with pytest.raises(rl.errors.DTypeError, match="complex64"):
+        rl.asarray(np.ones(2, np.complex64))
+    with pytest.raises(rl.errors.DTypeError, match="unsupported dtype 'bfloat17'"):
+        rl.dtypes.as_dtype("bfloat17")

@@ -116,7 +116,7 @@ def _pool_rule(d: int, allowed: tuple):
     return rule
 
 
-_MAX_POOL_DTYPES = _dtypes.FLOATING + _dtypes.INTEGER
+_MAX_POOL_DTYPES = _dtypes.NUMERIC
 
 
 # ---------------------------------------------------------------- pooling: kernels

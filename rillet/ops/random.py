@@ -28,7 +28,6 @@ import operator
 import os
 import threading
 
-import ml_dtypes
 import numpy as np
 
 from .. import dtypes as _dtypes
@@ -112,7 +111,8 @@ def unit_uniform(xp, key, count: int, bits: int):
 
 
 def _significand_bits(dtype) -> int:
-    return ml_dtypes.finfo(dtype).nmant + 1
+    info = _dtypes.finfo(dtype) if dtype.kind == "V" else np.finfo(dtype)  # V: bfloat16
+    return info.nmant + 1
 
 
 def _sample_bits(dtype) -> int:
