@@ -75,7 +75,8 @@ def attach(
 
 
 def _search(package: str, sources: tuple[str, ...], name: str, load) -> object:
-    if not name.startswith("_"):  # sources re-export public names only; `from . import _x`
+    # Sources re-export public names only (and `from . import _x` asks for `_x` here first).
+    if not name.startswith("_"):
         for source in sources:
             module = load(source)
             if name in module.__all__:
