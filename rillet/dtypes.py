@@ -67,7 +67,7 @@ def as_dtype(value) -> np.dtype:
         return default_int
     if value is bool:
         return bool_
-    if value == _BFLOAT16 and isinstance(value, str):
+    if isinstance(value, str) and value == _BFLOAT16:
         return _bfloat16()
     try:
         dtype = _BY_NAME[value] if isinstance(value, str) else np.dtype(value)
@@ -161,7 +161,7 @@ def _bfloat16() -> np.dtype:
             _FLOATING_SET.add(dtype)
             every = [*ALL, dtype]
             _TABLE.update({(a, b): _promote_pair(a, b) for a in every for b in every})
-            for group in (ALL, FLOATING, NUMERIC):  # after float16, as in Keras' lists
+            for group in (ALL, FLOATING, NUMERIC):  # after float16, in the listed order
                 group.insert(group.index(float16) + 1, dtype)
             _LOW_PRECISION.add(dtype)
             _BITS[dtype] = 16  # from here on, known(dtype)
