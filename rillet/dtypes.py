@@ -73,9 +73,7 @@ def as_dtype(value) -> np.dtype:
         dtype = _BY_NAME[value] if isinstance(value, str) else np.dtype(value)
     except (TypeError, KeyError):
         dtype = None
-    if dtype is not None and dtype not in _BITS:
-        known(dtype)
-    if dtype not in _BITS:
+    if dtype is None or not known(dtype):
         from .errors import DTypeError
 
         names = ", ".join(_BY_NAME)

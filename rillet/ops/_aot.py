@@ -247,8 +247,6 @@ def build(directory: Path | None = None) -> Path:
     module's path."""
     import tempfile
 
-    import rillet  # noqa: F401
-
     from ._registry import REGISTRY
 
     REGISTRY.load_all()  # every op module imported, so every loop kernel is declared
