@@ -15,6 +15,7 @@ from scipy import special, stats
 
 import rillet as rl
 from rillet.errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
+from rillet.ops import _philox
 from rillet.ops import random as random_ops
 from rillet.testing.gradcheck import check_grads
 from tests.ops.opinfo.random import (
@@ -82,6 +83,25 @@ def test_stream_words_match_reference_across_blocks():
     got = random_ops.random_words(np, _np(key), 11)
     assert got.dtype == np.uint32
     assert got.tolist() == stream_reference(key, 11)
+
+
+def test_words_read_from_any_position_continue_the_stream():
+    key = _np(rl.random.key((7, 9)))
+    whole = random_ops.random_words(np, key, 103)
+    for start in (1, 3, 4, 5, 50, 99):
+        part = random_ops.random_words(np, key, 103 - start, start)
+        np.testing.assert_array_equal(part, whole[start:])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("draw", ["uniform", "normal", "truncated_normal"])
+def test_a_large_draw_made_span_by_span_equals_one_pass(monkeypatch, draw, dtype):
+    """Large draws are computed a span at a time (so their float64 working arrays stay
+    small); spans of any (even) length give the very same numbers, odd sizes included."""
+    draw = getattr(rl.random, f"stateless_{draw}")
+    one_pass = _np(draw((7, 143), seed=(3, 4), dtype=dtype))
+    monkeypatch.setattr(_philox, "SPAN", 64)
+    np.testing.assert_array_equal(_np(draw((7, 143), seed=(3, 4), dtype=dtype)), one_pass)
 
 
 def test_key_holds_low_and_high_words_of_seed_pair():
@@ -320,7 +340,7 @@ def test_truncated_normal_stays_within_two_stddev(dtype):
 
 
 def test_ndtri_central_matches_scipy_to_float64_precision():
-    p = np.linspace(random_ops._PHI_LOW, random_ops._PHI_HIGH, 2001)
+    p = np.linspace(random_ops.PHI_LOW, random_ops.PHI_HIGH, 2001)
     expected = special.ndtri(p)
     np.testing.assert_allclose(random_ops.ndtri_central(np, p), expected, rtol=1e-13, atol=1e-14)
     unrefined = random_ops.ndtri_central(np, p, refine=False)

@@ -41,160 +41,23 @@ from ..errors import (
 )
 from ..tensor import Tensor
 from . import _rules as rules
+from ._philox import (
+    MASK32,
+    MASK64,
+    PHI_HIGH,
+    PHI_LOW,
+    in_spans,
+    ndtri_central,
+    philox4x32,
+    random_words,
+    sample_bits,
+    significand_bits,
+    unit_uniform,
+    words64,
+)
 from ._registry import Spec, defop
 
 __all__ = ["dropout"]
-
-# --- Philox-4x32-10 ------------------------------------------------------------------------------
-
-_MASK32 = 0xFFFFFFFF
-_MASK64 = 2**64 - 1
-_M0, _M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
-_W0, _W1 = 0x9E3779B9, 0xBB67AE85  # key schedule increments (golden ratio, sqrt(3) - 1)
-
-
-def philox4x32(xp, counter, key, rounds: int = 10) -> tuple:
-    """Philox-4x32 of ``counter`` (four uint32 arrays, broadcast together) under ``key``
-    (two ints below 2**32): four uint32 arrays.
-
-    >>> [hex(int(w)) for w in philox4x32(np, (0, 0, 0, 0), (0, 0))]
-    ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
-    """
-    words = xp.broadcast_arrays(*(xp.asarray(c).astype(xp.uint32) for c in counter))
-    c0, c1, c2, c3 = words
-    k0, k1 = int(key[0]), int(key[1])
-    for r in range(rounds):
-        if r:  # bump the key between rounds
-            k0, k1 = (k0 + _W0) & _MASK32, (k1 + _W1) & _MASK32
-        c0, c1, c2, c3 = _philox_round(xp, c0, c1, c2, c3, k0, k1)
-    return c0, c1, c2, c3
-
-
-def _philox_round(xp, c0, c1, c2, c3, k0: int, k1: int) -> tuple:
-    # 32x32 -> 64-bit products are exact in uint64; split them into high and low words.
-    p0 = c0.astype(xp.uint64) * xp.uint64(_M0)
-    p1 = c2.astype(xp.uint64) * xp.uint64(_M1)
-    hi0, lo0 = (p0 >> xp.uint64(32)).astype(xp.uint32), p0.astype(xp.uint32)
-    hi1, lo1 = (p1 >> xp.uint64(32)).astype(xp.uint32), p1.astype(xp.uint32)
-    return hi1 ^ c1 ^ xp.uint32(k0), lo1, hi0 ^ c3 ^ xp.uint32(k1), lo0
-
-
-_CHUNK = 65536  # blocks per pass: the round temporaries stay in cache (3-4x faster on CPU)
-
-
-def random_words(xp, key, count: int):
-    """The first ``count`` uint32 words of ``key``'s stream (see the module docstring)."""
-    k0, k1, k2, k3 = (int(k) for k in key)
-    blocks = -(-count // 4)
-    words = xp.empty((blocks, 4), dtype=xp.uint32)
-    for start in range(0, blocks, _CHUNK):
-        block = xp.arange(start, min(start + _CHUNK, blocks), dtype=xp.uint64)
-        counter = (block & xp.uint64(_MASK32), block >> xp.uint64(32), k2, k3)
-        for i, w in enumerate(philox4x32(xp, counter, (k0, k1))):
-            words[start : start + _CHUNK, i] = w
-    return words.reshape(-1)[:count]
-
-
-def _words64(xp, key, count: int):
-    """``count`` 64-bit words, each from two consecutive 32-bit words (high word first)."""
-    w = random_words(xp, key, 2 * count).reshape(count, 2).astype(xp.uint64)
-    return (w[:, 0] << xp.uint64(32)) | w[:, 1]
-
-
-def unit_uniform(xp, key, count: int, bits: int):
-    """``count`` float64 uniforms in [0, 1), multiples of ``2**-bits`` (``bits`` <= 32 or 53)."""
-    if bits <= 32:
-        top = random_words(xp, key, count) >> xp.uint32(32 - bits)
-        return top.astype(xp.float64) * 2.0**-bits
-    top = _words64(xp, key, count) >> xp.uint64(64 - bits)  # below 2**53: exact in float64
-    return top.astype(xp.float64) * 2.0**-bits
-
-
-def _significand_bits(dtype) -> int:
-    info = _dtypes.finfo(dtype) if dtype.kind == "V" else np.finfo(dtype)  # V: bfloat16
-    return info.nmant + 1
-
-
-def _sample_bits(dtype) -> int:
-    """Uniform bits behind one sample of a transformed distribution (normal, ...)."""
-    return 53 if dtype == _dtypes.float64 else 32
-
-
-# --- the inverse normal CDF, for truncated normals -----------------------------------------------
-
-# Acklam's rational approximation (relative error < 1.2e-9), refined below by one Newton step.
-_ACKLAM_A = (
-    -39.69683028665376,
-    220.9460984245205,
-    -275.9285104469687,
-    138.3577518672690,
-    -30.66479806614716,
-    2.506628277459239,
-)
-_ACKLAM_B = (
-    -54.47609879822406,
-    161.5858368580409,
-    -155.6989798598866,
-    66.80131188771972,
-    -13.28068155288572,
-    1.0,
-)
-_ACKLAM_C = (
-    -0.007784894002430293,
-    -0.3223964580411365,
-    -2.400758277161838,
-    -2.549732539343734,
-    4.374664141464968,
-    2.938163982698783,
-)
-_ACKLAM_D = (0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416, 1.0)
-_ACKLAM_SPLIT = 0.02425
-# Maclaurin series of erf: erf(z) = 2/sqrt(pi) * z * sum_n c_n z^(2n). For |z| <= sqrt(2)
-# (|x| <= 2 standard deviations) 30 terms reach float64 precision.
-_ERF_SERIES = tuple((-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(30))
-# Phi(-2) and Phi(2), the normal CDF at the truncation points (literals: no libm dependence).
-_PHI_LOW = 0.022750131948179195
-_PHI_HIGH = 0.9772498680518208
-
-
-def _polyval(xp, coefficients, x):
-    result = xp.full_like(x, coefficients[0])
-    for c in coefficients[1:]:
-        result *= x
-        result += c
-    return result
-
-
-def _acklam(xp, p):
-    q = p - 0.5
-    r = q * q
-    x = q * _polyval(xp, _ACKLAM_A, r) / _polyval(xp, _ACKLAM_B, r)
-    tail = (p < _ACKLAM_SPLIT) | (p > 1 - _ACKLAM_SPLIT)  # a few per thousand here
-    if tail.any():
-        p_tail = p[tail]
-        t = xp.sqrt(-2.0 * xp.log(xp.minimum(p_tail, 1.0 - p_tail)))
-        x_tail = _polyval(xp, _ACKLAM_C, t) / _polyval(xp, _ACKLAM_D, t)
-        x[tail] = xp.where(p_tail > 0.5, -x_tail, x_tail)
-    return x
-
-
-def _normal_cdf_central(xp, x):
-    """Phi(x) for |x| <= 2, from the erf series."""
-    z = x / math.sqrt(2.0)
-    erf = 2.0 / math.sqrt(math.pi) * z * _polyval(xp, _ERF_SERIES[::-1], z * z)
-    return 0.5 + 0.5 * erf
-
-
-def ndtri_central(xp, p, refine: bool = True):
-    """The standard normal quantile for ``p`` in [Phi(-2), Phi(2)]: to float64 precision,
-    or to Acklam's relative 1.2e-9 (far below float32's 6e-8) when not ``refine``."""
-    x = xp.clip(_acklam(xp, p), -2.0, 2.0)
-    if not refine:
-        return x
-    # One Newton step on Phi(x) = p squares Acklam's 1e-9 relative error away.
-    density = xp.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-    return x - (_normal_cdf_central(xp, x) - p) / density
-
 
 # --- shared rule checks --------------------------------------------------------------------------
 
@@ -286,18 +149,22 @@ def stateless_random_uniform(
 
 
 def _uniform_floats(xp, key, count, minval, maxval, dtype):
-    u = unit_uniform(xp, key, count, _significand_bits(dtype))
-    y = (minval + u * (maxval - minval)).astype(dtype)
+    bits = significand_bits(dtype)
     # Rounding to the dtype can land on maxval; keep the interval half-open.
     top = xp.nextafter(xp.asarray(maxval, dtype), xp.asarray(minval, dtype))
-    return xp.minimum(y, top)
+
+    def draw(start, stop):
+        u = unit_uniform(xp, key, stop - start, bits, start)
+        return xp.minimum((minval + u * (maxval - minval)).astype(dtype), top)
+
+    return in_spans(xp, count, dtype, draw)
 
 
 def _uniform_ints(xp, key, count, minval, maxval, dtype):
     # A 64-bit word modulo the span: the bias is below span / 2**64.
-    words, span = _words64(xp, key, count), maxval - minval
+    words, span = words64(xp, key, count), maxval - minval
     offset = words if span == 2**64 else words % xp.uint64(span)
-    shifted = offset + xp.uint64(minval & _MASK64)  # wraps modulo 2**64, like int64 addition
+    shifted = offset + xp.uint64(minval & MASK64)  # wraps modulo 2**64, like int64 addition
     return shifted.view(xp.int64).astype(dtype)
 
 
@@ -317,14 +184,17 @@ def stateless_random_normal(
 ):
     """Normal numbers (Box-Muller): ``mean + stddev * z`` with ``z`` standard normal."""
     shape, dtype = as_shape(shape), _dtypes.as_dtype(dtype)
-    count = math.prod(shape)
-    pairs = -(-count // 2)
-    u = unit_uniform(xp, key, 2 * pairs, _sample_bits(dtype)).reshape(pairs, 2)
-    radius = xp.sqrt(-2.0 * xp.log1p(-u[:, 0]))  # 1 - u is in (0, 1]: the log is finite
-    angle = (2.0 * math.pi) * u[:, 1]
-    z = xp.stack([radius * xp.cos(angle), radius * xp.sin(angle)], axis=-1).reshape(-1)
-    result = (mean + stddev * z[:count]).astype(dtype)
-    return _into(xp, result.reshape(shape), out)
+    bits = sample_bits(dtype)
+
+    def draw(start, stop):  # start is even: pairs of uniforms give pairs of normals
+        pairs = -(-(stop - start) // 2)
+        u = unit_uniform(xp, key, 2 * pairs, bits, start).reshape(pairs, 2)
+        radius = xp.sqrt(-2.0 * xp.log1p(-u[:, 0]))  # 1 - u is in (0, 1]: the log is finite
+        angle = (2.0 * math.pi) * u[:, 1]
+        z = xp.stack([radius * xp.cos(angle), radius * xp.sin(angle)], axis=-1).reshape(-1)
+        return (mean + stddev * z[: stop - start]).astype(dtype)
+
+    return _into(xp, in_spans(xp, math.prod(shape), dtype, draw).reshape(shape), out)
 
 
 @defop(rule=_normal_rule, differentiable=False, low_precision="native")
@@ -334,13 +204,15 @@ def stateless_truncated_normal(
     """Normal numbers within two standard deviations of the mean, by inverting the CDF on
     the uniform range [Phi(-2), Phi(2)) (no rejection, so no data-dependent loop)."""
     shape, dtype = as_shape(shape), _dtypes.as_dtype(dtype)
-    count = math.prod(shape)
-    u = unit_uniform(xp, key, count, _sample_bits(dtype))
-    p = _PHI_LOW + u * (_PHI_HIGH - _PHI_LOW)
-    z = xp.clip(ndtri_central(xp, p, refine=dtype == _dtypes.float64), -2.0, 2.0)
-    result = (mean + stddev * z).astype(dtype)
+    bits, refine = sample_bits(dtype), dtype == _dtypes.float64
     low, high = sorted(xp.asarray([mean - 2 * stddev, mean + 2 * stddev]).astype(dtype))
-    return _into(xp, xp.clip(result, low, high).reshape(shape), out)  # bounds after rounding
+
+    def draw(start, stop):
+        u = unit_uniform(xp, key, stop - start, bits, start)
+        z = xp.clip(ndtri_central(xp, PHI_LOW + u * (PHI_HIGH - PHI_LOW), refine), -2.0, 2.0)
+        return xp.clip((mean + stddev * z).astype(dtype), low, high)  # bounds after rounding
+
+    return _into(xp, in_spans(xp, math.prod(shape), dtype, draw).reshape(shape), out)
 
 
 # --- bernoulli, categorical, shuffle -------------------------------------------------------------
@@ -399,7 +271,7 @@ def _shuffle_rule(key, x):
 @defop(rule=_shuffle_rule, differentiable=False, low_precision="native")
 def stateless_shuffle(xp, key, x, *, out=None):
     """``x`` with its rows (axis 0) in random order: sorted by random 64-bit keys."""
-    order = xp.argsort(_words64(xp, key, x.shape[0]), kind="stable")
+    order = xp.argsort(words64(xp, key, x.shape[0]), kind="stable")
     return xp.take(x, order, axis=0, out=out)
 
 
@@ -489,7 +361,7 @@ def seed_int(seed, name: str = "seed") -> int:
     if isinstance(seed, bool) or isinstance(seed, float):
         raise ArgumentTypeError(f"{name} must be an int, got {seed!r}")
     try:
-        return operator.index(seed) & _MASK64
+        return operator.index(seed) & MASK64
     except TypeError:
         raise ArgumentTypeError(f"{name} must be an int, got {seed!r}") from None
 
@@ -508,14 +380,14 @@ def seed_pair(seed) -> tuple[int, int]:
 def key_from_seed(seed) -> Tensor:
     """The uint32 key of the stateless seed pair ``seed`` (see the module docstring)."""
     a, b = seed_pair(seed)
-    words = [a & _MASK32, a >> 32, b & _MASK32, b >> 32]
+    words = [a & MASK32, a >> 32, b & MASK32, b >> 32]
     return Tensor._wrap(np.array(words, dtype=np.uint32))
 
 
 def fold_seeds(a: int, b: int) -> int:
     """A 64-bit seed mixing ``a`` and ``b``: the first two words of Philox-4x32-10 of the
     counter ``(b mod 2**32, b // 2**32, 0, 0)`` under the key ``(a mod 2**32, a // 2**32)``."""
-    words = philox4x32(np, (b & _MASK32, b >> 32, 0, 0), (a & _MASK32, a >> 32))
+    words = philox4x32(np, (b & MASK32, b >> 32, 0, 0), (a & MASK32, a >> 32))
     return int(words[0]) | int(words[1]) << 32
 
 
@@ -535,7 +407,7 @@ def stream_key(xp, state, *, out=None):
     """The key of the seed pair ``(a, b)`` held as the 64-bit words of ``state`` (int64,
     shape (2,)): ``[a mod 2**32, a // 2**32, b mod 2**32, b // 2**32]``, as ``key_from_seed``."""
     words = state.astype(xp.uint64)  # int64 -> uint64 keeps the 64 bits
-    low = (words & xp.uint64(_MASK32)).astype(xp.uint32)
+    low = (words & xp.uint64(MASK32)).astype(xp.uint32)
     high = (words >> xp.uint64(32)).astype(xp.uint32)
     return _into(xp, xp.stack([low, high], axis=-1).reshape(4), out)
 
@@ -616,7 +488,7 @@ class SeedStream:
         with self._lock:
             state = self._state_of(op_seed)
             a, b = (int(w) for w in state._array.view(np.uint64))
-            _set_state(state, a, (b + 1) & _MASK64)
+            _set_state(state, a, (b + 1) & MASK64)
         return a, b
 
 
