@@ -34,7 +34,7 @@ class Variable:
     def __init__(self, initial_value, trainable: bool = True, name: str | None = None, dtype=None):
         if callable(initial_value):
             initial_value = initial_value()
-        self._array = _to_array(initial_value, dtype, copy=True)
+        self._array = _initial_array(initial_value, dtype)
         self._cache: Tensor | None = None
         self.trainable = bool(trainable)
         self.name = name or "Variable"
@@ -186,6 +186,28 @@ def _calibrate() -> tuple[int, int]:
     read._read_eager()
     unread = Variable(np.zeros(1, np.float32))
     return max(read._refcounts()[0], unread._refcounts()[0]), read._refcounts()[1]
+
+
+def _initial_array(value, dtype) -> np.ndarray:
+    """A new variable's buffer. A tensor's own array is shared, not copied (an initializer's
+    draw, say): an update copies it while the tensor is alive elsewhere, as after any read.
+    An array viewing memory that something else holds (a slice of another tensor) is copied,
+    so that no update can write through it."""
+    if type(value) is Tensor:
+        array = value._value
+        if dtype is None or _dtypes.as_dtype(dtype) == array.dtype:
+            return array if _sole_owner(array) else np.array(array, copy=True)
+    return _to_array(value, dtype, copy=True)
+
+
+def _sole_owner(array: np.ndarray) -> bool:
+    """Whether only ``array`` reaches its memory: its own, or a base array only it holds (a
+    fresh array reshaped). Four references to such a base: the view's, ``base``, the call's
+    argument, and none other."""
+    base = array.base
+    if base is None:
+        return True
+    return type(base) is np.ndarray and base.base is None and sys.getrefcount(base) <= 3
 
 
 _EXCLUSIVE_REFCOUNTS = _calibrate()

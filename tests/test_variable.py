@@ -34,6 +34,36 @@ def test_variable_copies_its_initial_value():
     assert v.numpy().tolist() == [1.0, 2.0]
 
 
+def test_a_variable_takes_over_a_fresh_tensor_and_leaves_a_held_one_unchanged():
+    draw = rl.random.stateless_uniform((300, 20), seed=(1, 2))  # a reshaped fresh array
+    before = draw.numpy().copy()
+    v = rl.Variable(draw, dtype="float32")
+    assert v._array is draw._value  # shared, not copied: an initializer's draw costs once
+    v.assign_add(np.ones((300, 20), np.float32))
+    np.testing.assert_array_equal(draw.numpy(), before)  # the tensor was still held: copied
+    np.testing.assert_array_equal(v.numpy(), before + 1.0)
+
+
+def test_a_variable_never_writes_into_a_numpy_view_of_its_initial_tensor():
+    draw = rl.random.stateless_uniform((300, 20), seed=(1, 2))
+    view = draw.numpy()  # read-only, but it sees the tensor's memory
+    before = view.copy()
+    v = rl.Variable(draw)
+    del draw
+    v.assign_add(np.ones((300, 20), np.float32))
+    np.testing.assert_array_equal(view, before)
+
+
+@pytest.mark.parametrize("part", [lambda t: t[1:4], lambda t: t.reshape((2, 3))])
+def test_a_variable_made_from_a_view_of_a_tensor_never_writes_into_it(part):
+    t = rl.asarray(np.arange(6, dtype=np.float32))
+    v = rl.Variable(part(t))
+    v.assign_add(100.0 * np.ones(v.shape, np.float32))
+    v.assign_sub(np.ones(v.shape, np.float32))
+    assert t.numpy().tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    np.testing.assert_array_equal(v.numpy(), part(np.arange(6, dtype=np.float32)) + 99.0)
+
+
 def test_numpy_returns_a_writable_copy():
     v = rl.Variable([1.0, 2.0])
     array = v.numpy()
