@@ -11,18 +11,32 @@ suite's LSTM step took 8-9 ms instead of 5 so (benchmarks/RESULTS.md). :func:`tu
 when rillet is imported, fixes both thresholds: allocations up to 32 MiB (glibc's largest
 mmap threshold) come from the heap, and up to 64 MiB of free memory at its top is kept.
 ``RILLET_MALLOC_TUNING=0`` leaves malloc as it is; elsewhere than glibc nothing changes.
+
+The price is that memory freed stays in the process, so rillet keeps the heap for what
+comes and goes. :func:`mapped` gives glibc's default back for a while: what is allocated
+within is mapped on its own and unmapped when freed. Buffers that last (weights, optimizer
+slots, a compiled step's arena) are made so, and so are large arrays made only to be dropped
+at once (a kernel probed on zeros of a graph's sizes). :func:`release` hands the free pages
+of the heap back to the system: tracing a function does, before and after, so that what
+building a model freed is not held through a training step, nor what compiling it freed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
+import threading
 
 _M_TRIM_THRESHOLD = -1  # mallopt's parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 64 << 20
+DEFAULT_MMAP_THRESHOLD = 128 << 10  # glibc's, before its dynamic adjustment
+_mallopt = _malloc_trim = None
+_lock = threading.Lock()
+_depth = 0  # nested or concurrent mapped() blocks: the last one out restores the threshold
 
 
 def tune() -> bool:
@@ -36,9 +50,38 @@ def tune() -> bool:
     except (OSError, AttributeError):  # no C library symbols to reach, or no mallopt
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    global _mallopt, _malloc_trim
+    _mallopt, _malloc_trim = mallopt, ctypes.CDLL(None).malloc_trim
+    _malloc_trim.argtypes, _malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
+
+
+def release() -> None:
+    """Give the free memory of the heap back to the system (``malloc_trim``)."""
+    if TUNED:
+        _malloc_trim(0)
+
+
+@contextlib.contextmanager
+def mapped():
+    """Within the block, allocations above 128 KiB are mapped, and unmapped when freed."""
+    global _depth
+    if not TUNED:
+        yield
+        return
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            _mallopt(_M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                _mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 TUNED = tune()

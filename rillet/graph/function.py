@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from .. import _context
+from .. import _allocator, _context
 from .. import config as _config
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, DTypeError, ShapeError
@@ -196,6 +196,7 @@ class ConcreteFunction:
         executor: str = "compiled",
     ):
         self.name = name
+        _allocator.release()  # what the program freed so far is not held through the step
         graph = Graph(name)
         tracer = Tracer(graph)
         leaves: list = []
@@ -212,6 +213,7 @@ class ConcreteFunction:
             )
         self.graph = graph
         self.executor = make_executor(self.graph, executor)
+        _allocator.release()  # nor what tracing and compiling freed
 
     @staticmethod
     def _capture_outputs(result, tracer: Tracer, graph: Graph):

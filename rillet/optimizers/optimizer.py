@@ -15,8 +15,8 @@ import warnings
 
 import numpy as np
 
+from .. import _allocator, ops
 from .. import dtypes as _dtypes
-from .. import ops
 from ..errors import ArgumentError, ArgumentTypeError
 from ..tensor import Tensor
 from ..variable import Variable
@@ -218,10 +218,11 @@ class Optimizer:
         """Create and track an optimizer variable (Keras's ``Optimizer.add_variable``)."""
         shape = tuple(int(s) for s in shape)
         dtype = _dtypes.float32 if dtype is None else _dtypes.as_dtype(dtype)
-        value = _initial_value(initializer, shape, dtype, type(self).__name__)
-        return self._track(
-            Variable(value, trainable=False, name=f"{self.name}/{name or 'variable'}")
-        )
+        with _allocator.mapped():  # slots last: memory of their own (rillet/_allocator.py)
+            value = _initial_value(initializer, shape, dtype, type(self).__name__)
+        # A fresh array: the variable takes it over, no copy.
+        name = f"{self.name}/{name or 'variable'}"
+        return self._track(Variable(Tensor._wrap(value), trainable=False, name=name))
 
     def add_variable_from_reference(
         self, reference_variable, name: str | None = None, initializer="zeros"

@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from ... import _context
+from ... import _allocator, _context
 from ...ops.fused import ELEMENTWISE
 from ..ir import CONSTANT, PLACEHOLDER, SPECIAL, Graph, Node, Value
 
@@ -203,16 +203,20 @@ def _call_quietly(node: Node, arrays: list, **out):
 
 
 def _probe(node: Node) -> KernelTraits:
-    arrays = _arrays(node, lambda v: np.zeros(v.shape, v.dtype))
-    try:
-        result = _call_quietly(node, arrays)
-        exact, views = _is_exact(result, node), _views(result, arrays)
-        if len(node.outputs) != 1:
-            return KernelTraits(exact, False, views)
-        out = np.empty(node.outputs[0].shape, node.outputs[0].dtype)
-        return KernelTraits(exact, _call_quietly(node, arrays, out=out) is out, views)
-    except Exception:  # a kernel may reject zeros (a singular matrix): no fast path then
-        return _UNKNOWN
+    # The arrays are mapped (zeros that are never written cost no memory) and unmapped
+    # when dropped: a probe leaves nothing behind in the heap.
+    with _allocator.mapped():
+        arrays = _arrays(node, lambda v: np.zeros(v.shape, v.dtype))
+        try:
+            result = _call_quietly(node, arrays)
+            exact, views = _is_exact(result, node), _views(result, arrays)
+            del result
+            if len(node.outputs) != 1:
+                return KernelTraits(exact, False, views)
+            out = np.empty(node.outputs[0].shape, node.outputs[0].dtype)
+            return KernelTraits(exact, _call_quietly(node, arrays, out=out) is out, views)
+        except Exception:  # a kernel may reject zeros (a singular matrix): no fast path then
+            return _UNKNOWN
 
 
 def _views(result, arrays: list) -> frozenset[int]:
@@ -226,16 +230,17 @@ def _views(result, arrays: list) -> frozenset[int]:
 
 
 def _probe_in_place(node: Node, position: int) -> bool:
-    rng = np.random.default_rng(0)
-    try:
-        expected = _call_quietly(node, _arrays(node, lambda v: _random(rng, v)))
+    with _allocator.mapped():  # as in _probe
         rng = np.random.default_rng(0)
-        arrays = _arrays(node, lambda v: _random(rng, v))
-        target = arrays[position]
-        got = _call_quietly(node, arrays, out=target)
-    except Exception:
-        return False
-    return got is target and got.tobytes() == expected.tobytes()
+        try:
+            expected = _call_quietly(node, _arrays(node, lambda v: _random(rng, v)))
+            rng = np.random.default_rng(0)
+            arrays = _arrays(node, lambda v: _random(rng, v))
+            target = arrays[position]
+            got = _call_quietly(node, arrays, out=target)
+        except Exception:
+            return False
+        return got is target and got.tobytes() == expected.tobytes()
 
 
 def _arrays(node: Node, make) -> list:
