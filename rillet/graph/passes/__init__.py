@@ -19,6 +19,7 @@ PIPELINE_SPEC = [
     ("fuse_epilogue", "fuse_epilogue"),
     ("fuse_pool_grad", "fuse_pool_grad"),
     ("fuse_elementwise", "fuse_elementwise"),
+    ("schedule", "schedule_updates"),
 ]
 
 
