@@ -28,6 +28,7 @@ tracing with factor 3.0
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 
 import numpy as np
@@ -276,6 +277,8 @@ class Function:
         self._runners: dict = {}  # (shape, dtype) per tensor argument -> ConcreteFunction call
         self._tracing_count = 0
         self._warned = False
+        # Threads calling with one new signature at once: one traces, the others wait for it.
+        self._tracing = threading.RLock()
 
     def __call__(self, *args, **kwargs):
         if _config.functions_run_eagerly() or _context.STATE.tracer is not None:
@@ -312,7 +315,11 @@ class Function:
             key = ("tensors", tuple(_leaf_spec(a) for a in args))
             concrete = self._cache.get(key)
             if concrete is None:
-                concrete = self._cache[key] = self._concrete_of_structure(args, kwargs)[0]
+                with self._tracing:
+                    concrete = self._cache.get(key)
+                    if concrete is None:
+                        concrete = self._concrete_of_structure(args, kwargs)[0]
+                        self._cache[key] = concrete
             return concrete, list(args)
         return self._concrete_of_structure(args, kwargs)
 
@@ -323,8 +330,10 @@ class Function:
         key = (_key_of(structure), tuple((s, d) for s, d in specs))
         concrete = self._cache.get(key)
         if concrete is None:
-            concrete = self._trace(args, kwargs, specs)
-            self._cache[key] = concrete
+            with self._tracing:
+                concrete = self._cache.get(key)
+                if concrete is None:
+                    concrete = self._cache[key] = self._trace(args, kwargs, specs)
         return concrete, leaves
 
     def _specs(self, leaves: list) -> list:

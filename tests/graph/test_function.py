@@ -1,6 +1,8 @@
 """The rl.function contract: tracing per signature, input_signature, retracing warnings,
 variables by reference, trace-time Python, eager debugging, and results equal to eager."""
 
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -565,3 +567,28 @@ def test_compiled_calls_neither_warn_nor_change_numpys_error_state():
     for _ in range(2):  # warnings are errors in this suite
         assert np.isneginf(f(rl.zeros((2,))).numpy()).all()
     assert np.geterr() == before
+
+
+def test_threads_calling_with_one_new_signature_at_once_trace_it_once():
+    started = threading.Barrier(8)
+
+    def body(x):
+        time.sleep(0.05)  # a slow trace: the other threads arrive meanwhile
+        return rl.tanh(x) * 2.0
+
+    f = rl.function(body)
+    x = rl.ones((16,))
+    results = [None] * 8
+
+    def call(i):
+        started.wait()
+        results[i] = f(x).numpy()
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert f.experimental_get_tracing_count() == 1
+    for got in results:
+        np.testing.assert_allclose(got, np.tanh(np.ones(16)) * 2.0, rtol=1e-6)
