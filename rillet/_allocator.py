@@ -12,13 +12,13 @@ when rillet is imported, fixes both thresholds: allocations up to 32 MiB (glibc'
 mmap threshold) come from the heap, and up to 64 MiB of free memory at its top is kept.
 ``RILLET_MALLOC_TUNING=0`` leaves malloc as it is; elsewhere than glibc nothing changes.
 
-The price is that memory freed stays in the process, so rillet keeps the heap for what
-comes and goes. :func:`mapped` gives glibc's default back for a while: what is allocated
-within is mapped on its own and unmapped when freed. Buffers that last (weights, optimizer
-slots, a compiled step's arena) are made so, and so are large arrays made only to be dropped
-at once (a kernel probed on zeros of a graph's sizes). :func:`release` hands the free pages
-of the heap back to the system: tracing a function does, before and after, so that what
-building a model freed is not held through a training step, nor what compiling it freed.
+The price is that memory freed stays in the process. :func:`release` hands the heap's free
+pages back to the system: tracing a function does, once compiled, so that what building the
+model and compiling the step freed is not held through training (the suite's mlp step: peak
+RSS 51.5 -> 50.8 MiB). Within :func:`mapped`, allocations of a megabyte and more are mapped
+on their own and unmapped when freed: large arrays made only to be dropped at once (a kernel
+probed on zeros of a graph's sizes) are made so, and never raise the heap's high-water mark
+(the suite's cnn step: 59.4 -> 57.6 MiB).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _M_TRIM_THRESHOLD = -1  # mallopt's parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 64 << 20
-DEFAULT_MMAP_THRESHOLD = 128 << 10  # glibc's, before its dynamic adjustment
+MAPPED_THRESHOLD = 1 << 20  # within mapped(): smaller arrays reuse the heap (no page faults)
 _mallopt = _malloc_trim = None
 _lock = threading.Lock()
 _depth = 0  # nested or concurrent mapped() blocks: the last one out restores the threshold
@@ -66,7 +66,7 @@ def release() -> None:
 
 @contextlib.contextmanager
 def mapped():
-    """Within the block, allocations above 128 KiB are mapped, and unmapped when freed."""
+    """Within the block, allocations of 1 MiB and more are mapped, and unmapped when freed."""
     global _depth
     if not TUNED:
         yield
@@ -74,7 +74,7 @@ def mapped():
     with _lock:
         _depth += 1
         if _depth == 1:
-            _mallopt(_M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
+            _mallopt(_M_MMAP_THRESHOLD, MAPPED_THRESHOLD)
     try:
         yield
     finally:

@@ -197,7 +197,6 @@ class ConcreteFunction:
         executor: str = "compiled",
     ):
         self.name = name
-        _allocator.release()  # what the program freed so far is not held through the step
         graph = Graph(name)
         tracer = Tracer(graph)
         leaves: list = []
@@ -214,7 +213,7 @@ class ConcreteFunction:
             )
         self.graph = graph
         self.executor = make_executor(self.graph, executor)
-        _allocator.release()  # nor what tracing and compiling freed
+        _allocator.release()  # what the program and the compiler freed is not held on
 
     @staticmethod
     def _capture_outputs(result, tracer: Tracer, graph: Graph):

@@ -16,7 +16,6 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import _allocator
 from .. import dtypes as _dtypes
 from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..graph.trace import init_scope
@@ -129,9 +128,7 @@ class Layer:
         dtype = self.dtype if dtype is None else _dtypes.as_dtype(dtype)
         if initializer is None:
             initializer = "glorot_uniform" if _dtypes.is_floating(dtype) else "zeros"
-        # Initial values are computed now, even inside rl.function; a weight lasts as long as
-        # its layer, so it gets memory of its own, outside the heap (rillet/_allocator.py).
-        with init_scope(), _allocator.mapped():
+        with init_scope():  # initial values are computed now, even inside rl.function
             value = initializers.get(initializer)(shape, dtype=dtype)
             variable = Variable(value, trainable=trainable, dtype=dtype, name=name or "variable")
         variable.path = f"{self.name}/{variable.name}"  # Keras: name "kernel", path "dense/kernel"

@@ -15,8 +15,8 @@ import warnings
 
 import numpy as np
 
-from .. import _allocator, ops
 from .. import dtypes as _dtypes
+from .. import ops
 from ..errors import ArgumentError, ArgumentTypeError
 from ..tensor import Tensor
 from ..variable import Variable
@@ -218,8 +218,7 @@ class Optimizer:
         """Create and track an optimizer variable (Keras's ``Optimizer.add_variable``)."""
         shape = tuple(int(s) for s in shape)
         dtype = _dtypes.float32 if dtype is None else _dtypes.as_dtype(dtype)
-        with _allocator.mapped():  # slots last: memory of their own (rillet/_allocator.py)
-            value = _initial_value(initializer, shape, dtype, type(self).__name__)
+        value = _initial_value(initializer, shape, dtype, type(self).__name__)
         # A fresh array: the variable takes it over, no copy.
         name = f"{self.name}/{name or 'variable'}"
         return self._track(Variable(Tensor._wrap(value), trainable=False, name=name))

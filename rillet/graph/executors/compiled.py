@@ -45,7 +45,7 @@ import weakref
 
 import numpy as np
 
-from ... import _allocator, _context
+from ... import _context
 from ...config import intra_op_threads
 from ...errors import ArgumentError, NumericsError, RilletError, ShapeError, attach_context
 from ...ops._rnn_jit import specialize_frame as specialize_gru_frame
@@ -635,8 +635,7 @@ def _static(node: Node) -> bool:
 
 def _aligned_bytes(size: int) -> np.ndarray:
     """``size`` bytes starting on an ``ALIGNMENT`` boundary (views of it are aligned too)."""
-    with _allocator.mapped():  # lasts as long as the executor: memory of its own
-        raw = np.empty(size + ALIGNMENT, np.uint8)
+    raw = np.empty(size + ALIGNMENT, np.uint8)
     start = -raw.ctypes.data % ALIGNMENT
     return raw[start : start + size]
 

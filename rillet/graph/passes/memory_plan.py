@@ -203,8 +203,8 @@ def _call_quietly(node: Node, arrays: list, **out):
 
 
 def _probe(node: Node) -> KernelTraits:
-    # The arrays are mapped (zeros that are never written cost no memory) and unmapped
-    # when dropped: a probe leaves nothing behind in the heap.
+    # Its large arrays are mapped (zeros never written cost no memory) and unmapped when
+    # dropped: a probe on a big graph's sizes leaves no holes in the heap behind it.
     with _allocator.mapped():
         arrays = _arrays(node, lambda v: np.zeros(v.shape, v.dtype))
         try:
@@ -257,6 +257,8 @@ def _random(rng: np.random.Generator, value: Value) -> np.ndarray:
         return rng.random(value.shape) < 0.5
     if value.dtype.kind in "iu":
         return rng.integers(1, 5, value.shape).astype(value.dtype)
+    if value.dtype in (np.float32, np.float64):  # drawn in the dtype: no float64 copy
+        return rng.standard_normal(value.shape, dtype=value.dtype)
     return rng.standard_normal(value.shape).astype(value.dtype)
 
 

@@ -27,9 +27,10 @@ where, besides data flow, a node depends on:
   variable's own array, and ops such as ``transpose`` return views of their input, so the
   update waits for the last reader of any of those (measured views, as the memory planner).
 
-Small nodes an update needs (a scalar step size, a variable read) move up with it; every
-other node keeps its place. The new order is kept only when it lowers the graph's planned
-peak of live bytes.
+Nodes an update needs move up with it, placed just before it, when they are small (a scalar
+step size, a variable read) or elementwise and read only by moving nodes (a gradient's
+scaling); every other node keeps its place. The new order is kept only when it lowers the
+graph's planned peak of live bytes.
 """
 
 from __future__ import annotations
