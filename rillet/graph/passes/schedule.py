@@ -77,13 +77,14 @@ def dependencies(graph: Graph, traits=kernel_traits) -> list[set[int]]:
             for variable in node.written_variables:
                 needs |= readers.pop(id(variable), set()) - {i}
         after.append(needs)
-        sources = {id(v) for v in view_sources(node, traits)}
         own = {id(node.attrs["variable"])} if node.op == "read_variable" else set()
         own |= {id(v) for v in node.written_variables}
-        through = set().union(*(sharing.get(k, set()) for k in sources)) if sources else set()
-        for value in node.outputs:
-            if own or through:
-                sharing[id(value)] = own | through
+        if shared:  # only a node reading a variable's buffer can pass it on, as a view
+            for source in view_sources(node, traits):
+                own |= sharing.get(id(source), set())
+        if own:
+            for value in node.outputs:
+                sharing[id(value)] = own
     return after
 
 
