@@ -15,10 +15,10 @@ mmap threshold) come from the heap, and up to 64 MiB of free memory at its top i
 The price is that memory freed stays in the process. :func:`release` hands the heap's free
 pages back to the system: tracing a function does, once compiled, so that what building the
 model and compiling the step freed is not held through training (the suite's mlp step: peak
-RSS 51.5 -> 50.8 MiB). Within :func:`mapped`, allocations of a megabyte and more are mapped
+RSS 51.9 -> 51.3 MiB). Within :func:`mapped`, allocations of a megabyte and more are mapped
 on their own and unmapped when freed: large arrays made only to be dropped at once (a kernel
 probed on zeros of a graph's sizes) are made so, and never raise the heap's high-water mark
-(the suite's cnn step: 59.4 -> 57.6 MiB).
+(the suite's cnn step: 59.9 -> 58.1 MiB; benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
