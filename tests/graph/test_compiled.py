@@ -10,8 +10,9 @@ import pytest
 import rillet as rl
 from rillet import dtypes
 from rillet.errors import NumericsError, ShapeError
-from rillet.graph.executors.compiled import UFUNC_KERNELS, CompiledExecutor
+from rillet.graph.executors.compiled import CompiledExecutor
 from rillet.graph.executors.interpreter import Interpreter
+from rillet.graph.executors.lowering import UFUNC_KERNELS
 from rillet.graph.trace import TracingError
 from tests.ops.opinfo import all_rows
 
