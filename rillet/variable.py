@@ -201,9 +201,11 @@ def _initial_array(value, dtype) -> np.ndarray:
 
 
 def _sole_owner(array: np.ndarray) -> bool:
-    """Whether only ``array`` reaches its memory: its own, or a base array only it holds (a
-    fresh array reshaped). Four references to such a base: the view's, ``base``, the call's
-    argument, and none other."""
+    """Whether only ``array`` reaches its memory, and may write it: its own memory, or a base
+    array only it holds (a fresh array reshaped; three references to that base: the view's,
+    ``base``'s and getrefcount's argument)."""
+    if not array.flags.writeable:
+        return False
     base = array.base
     if base is None:
         return True

@@ -54,6 +54,15 @@ def test_a_variable_never_writes_into_a_numpy_view_of_its_initial_tensor():
     np.testing.assert_array_equal(view, before)
 
 
+def test_a_variable_copies_a_tensor_whose_array_is_read_only():
+    array = np.arange(4, dtype=np.float32)
+    array.flags.writeable = False
+    v = rl.Variable(rl.Tensor._wrap(array))
+    del array  # nothing else holds it: an update would write in place, were it shared
+    v.assign_add(np.ones(4, np.float32))
+    assert v.numpy().tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
 @pytest.mark.parametrize("part", [lambda t: t[1:4], lambda t: t.reshape((2, 3))])
 def test_a_variable_made_from_a_view_of_a_tensor_never_writes_into_it(part):
     t = rl.asarray(np.arange(6, dtype=np.float32))
