@@ -221,6 +221,38 @@ def test_state_updates_removed_by_a_pass_are_found(monkeypatch):
     assert found.value.mode.startswith("optimized")
 
 
+def _write_first(graph):
+    """A pass moving every variable update up to just after the graph's inputs."""
+    writes = [n for n in graph.nodes if n.op == "assign_variable"]
+    rest = [n for n in graph.nodes if n.op != "assign_variable"]
+    inputs = sum(n.op == "placeholder" for n in rest)
+    graph.nodes = rest[:inputs] + writes + rest[inputs:]
+    return graph
+
+
+def test_a_variables_read_moved_after_its_update_is_found(monkeypatch):
+    inject_pass(monkeypatch, _write_first, first=False)
+
+    def program(x, var):
+        before = var.value()
+        var.assign(x)
+        return (rl.multiply(before, 2.0),)
+
+    with pytest.raises(Disagreement, match="state|value"):
+        check_function(program, [np.array([0.5, -1.0])], [np.array([1.0, 2.0])])
+
+
+def test_an_update_moved_past_another_variables_read_is_no_disagreement(monkeypatch):
+    inject_pass(monkeypatch, _write_first, first=False)
+
+    def program(x, var, other):
+        before = other.value()
+        var.assign(x)
+        return (rl.multiply(before, 2.0),)
+
+    check_function(program, [np.array([0.5, -1.0])], [np.array([1.0, 2.0]), np.array([3.0, 4.0])])
+
+
 def test_errors_raised_only_in_graph_mode_are_disagreements(monkeypatch):
     def unknown_op(graph):
         for node in graph.nodes:
