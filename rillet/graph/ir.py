@@ -73,6 +73,15 @@ class Node:
             return []
         return [self.attrs[name] for name in self.opdef.writes]
 
+    @property
+    def variables(self) -> list:
+        """The variables this stateful node reads or writes: its ``variable`` attribute and
+        those it updates, first seen first (none for a node that is not stateful)."""
+        if not self.stateful:
+            return []
+        candidates = [self.attrs.get("variable"), *self.written_variables]
+        return list({id(v): v for v in candidates if v is not None}.values())
+
     def __repr__(self) -> str:
         return f"<Node {self.name} = {self.op}>"
 
@@ -125,10 +134,7 @@ class Graph:
     def variables(self) -> list:
         seen: dict[int, object] = {}
         for node in self.nodes:
-            variable = node.attrs.get("variable")
-            if variable is not None and node.stateful:
-                seen.setdefault(id(variable), variable)
-            for variable in node.written_variables:
+            for variable in node.variables:
                 seen.setdefault(id(variable), variable)
         return list(seen.values())
 

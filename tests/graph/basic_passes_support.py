@@ -36,18 +36,6 @@ def stateful_ops(graph) -> list[tuple]:
     return [(n.op, id(n.attrs["variable"]), n.attrs.get("mode")) for n in graph.nodes if n.stateful]
 
 
-def effects_by_variable(graph) -> dict[int, list[tuple]]:
-    """For each variable (by id), the stateful nodes touching it in order: (op, mode). Passes
-    may move a node past nodes of other variables, never past one of its own."""
-    found: dict[int, list[tuple]] = {}
-    for node in graph.nodes:
-        if node.stateful:
-            touched = {id(node.attrs["variable"])} | {id(v) for v in node.written_variables}
-            for key in touched:
-                found.setdefault(key, []).append((node.op, node.attrs.get("mode")))
-    return found
-
-
 def ops(graph) -> list[str]:
     """The ops of the graph's nodes other than placeholders and constants, in order."""
     return [n.op for n in graph.nodes if n.op not in ("placeholder", "constant")]

@@ -11,8 +11,8 @@ from rillet.graph.passes.cse import eliminate_common_subexpressions
 from rillet.graph.passes.prune import prune
 from rillet.graph.passes.simplify import simplify
 from rillet.graph.verify import verify
+from rillet.testing.fuzz.oracle import effects_by_variable
 from tests.graph.basic_passes_support import (
-    effects_by_variable,
     make_adam,
     make_mlp,
     mlp_batch,

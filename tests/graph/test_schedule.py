@@ -11,7 +11,7 @@ from rillet.graph.executors.interpreter import Interpreter
 from rillet.graph.passes import schedule
 from rillet.graph.passes.memory_plan import planned_peak_bytes
 from rillet.graph.passes.schedule import dependencies, schedule_updates
-from tests.graph.basic_passes_support import effects_by_variable
+from rillet.testing.fuzz.oracle import effects_by_variable
 
 
 def _mlp_step(seed: int = 0):

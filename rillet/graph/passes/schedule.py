@@ -91,7 +91,7 @@ def dependencies(graph: Graph, traits=kernel_traits) -> list[set[int]]:
 def _effect_order(node: Node, i: int, touched: dict, unknown: list, stateful: list) -> set[int]:
     """The earlier stateful nodes that ``node`` (at ``i``) must stay after; records it."""
     writes = {id(v) for v in node.written_variables}
-    reads = {id(v) for v in node.attrs.values() if _is_variable(v)} - writes
+    reads = {id(v) for v in node.variables} - writes
     needs = set(unknown)
     if not reads and not writes:  # effects unknown: after every earlier stateful node
         needs |= set(stateful)
@@ -106,10 +106,6 @@ def _effect_order(node: Node, i: int, touched: dict, unknown: list, stateful: li
         entry[1 if key in writes else 0].add(i)
     stateful.append(i)
     return needs
-
-
-def _is_variable(value) -> bool:
-    return hasattr(value, "_rillet_read")
 
 
 def _early_order(graph: Graph, after: list[set[int]]) -> list[int]:

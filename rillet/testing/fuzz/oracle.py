@@ -193,13 +193,13 @@ def check_mode(mode, fn, inputs, variable_values, references, tolerance) -> None
         _compare_results(mode, got, references[1], tolerance)
 
 
-def _effects(graph) -> dict[int, list]:
-    """Each variable's stateful nodes (by the variable's ``id``) in order: (op, mode)."""
+def effects_by_variable(graph) -> dict[int, list]:
+    """Each variable's stateful nodes (by the variable's ``id``) in order: (op, mode);
+    stateful nodes of no known variable under ``id(None)``."""
     found: dict[int, list] = {}
     for node in graph.nodes:
         if node.stateful:
-            touched = {id(node.attrs.get("variable"))} | {id(v) for v in node.written_variables}
-            for key in sorted(touched):
+            for key in {id(v) for v in node.variables} or {id(None)}:
                 found.setdefault(key, []).append((node.op, node.attrs.get("mode")))
     return found
 
@@ -217,7 +217,7 @@ def check_graph(mode: str, concrete) -> None:
             verify(concrete.graph)
         except GraphError as error:
             raise Disagreement("verify", mode, str(error)) from None
-    before, after = _effects(concrete.traced_graph), _effects(concrete.graph)
+    before, after = effects_by_variable(concrete.traced_graph), effects_by_variable(concrete.graph)
     if before != after:
         changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
         raise Disagreement(
