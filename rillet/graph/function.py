@@ -313,12 +313,8 @@ class Function:
             # The common call, tensors only: its key needs no walk over a structure.
             key = ("tensors", tuple(_leaf_spec(a) for a in args))
             concrete = self._cache.get(key)
-            if concrete is None:
-                with self._tracing:
-                    concrete = self._cache.get(key)
-                    if concrete is None:
-                        concrete = self._concrete_of_structure(args, kwargs)[0]
-                        self._cache[key] = concrete
+            if concrete is None:  # (traced once: _concrete_of_structure holds the lock)
+                concrete = self._cache[key] = self._concrete_of_structure(args, kwargs)[0]
             return concrete, list(args)
         return self._concrete_of_structure(args, kwargs)
 
